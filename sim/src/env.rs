@@ -1,0 +1,439 @@
+//! Gymnasium-shaped environments over the ECS worlds: `Env` (one world) and `VecEnv`
+//! (N worlds stepping together in one Bevy `App`).
+
+use std::sync::Arc;
+
+use bevy::app::{App, TaskPoolPlugin};
+use bevy::time::{TimePlugin, TimeUpdateStrategy};
+use bevy::transform::TransformPlugin;
+
+use crate::observation::Observation;
+use crate::scene::Scene;
+use crate::task::{Goal, SamplingError, episode_seed};
+use crate::world::{ActionError, SimPlugin, SimWorlds, despawn_worlds, spawn_world};
+
+/// An action vector. Components outside the scene's action space are clipped to its bounds
+/// (reported in `Info::action_clipped`); NaN or infinite components are refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action(pub Vec<f32>);
+
+impl From<Vec<f32>> for Action {
+    fn from(values: Vec<f32>) -> Self {
+        Action(values)
+    }
+}
+
+/// A box in ℝⁿ with a name per component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoxSpace {
+    /// Lower bounds (may be `-∞`).
+    pub low: Vec<f32>,
+    /// Upper bounds (may be `+∞`).
+    pub high: Vec<f32>,
+    /// Component names.
+    pub names: Vec<String>,
+}
+
+impl BoxSpace {
+    /// Number of components.
+    pub fn dim(&self) -> usize {
+        self.low.len()
+    }
+
+    fn unbounded(names: Vec<String>) -> Self {
+        Self {
+            low: vec![f32::NEG_INFINITY; names.len()],
+            high: vec![f32::INFINITY; names.len()],
+            names,
+        }
+    }
+}
+
+/// The shapes of observations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservationSpace {
+    /// Proprioception.
+    pub proprio: BoxSpace,
+    /// Privileged state.
+    pub state: BoxSpace,
+}
+
+/// Per-step facts beside the observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Info {
+    /// Every task target is within tolerance.
+    pub success: bool,
+    /// Summed distance of the task's target points from their goals (m).
+    pub distance: f32,
+    /// Control steps taken in the episode so far.
+    pub episode_step: u32,
+    /// The seed the episode was sampled from.
+    pub seed: u64,
+    /// Clipping changed the action of this step.
+    pub action_clipped: bool,
+    /// After an auto-reset: the last observation of the episode that ended. The step's
+    /// `observation` is then the first of the new episode.
+    pub final_observation: Option<Box<Observation>>,
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The observation after the step.
+    pub observation: Observation,
+    /// Dense reward: minus the summed target errors.
+    pub reward: f32,
+    /// The goal was reached.
+    pub terminated: bool,
+    /// The episode hit the task's step limit.
+    pub truncated: bool,
+    /// Further facts.
+    pub info: Info,
+}
+
+/// Why an environment call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// An action was refused.
+    #[error("env {env}: {source}")]
+    Action {
+        /// The environment.
+        env: usize,
+        /// What is wrong with its action.
+        source: ActionError,
+    },
+    /// The number of actions differs from the number of environments.
+    #[error("got {got} actions for {expected} environments")]
+    ActionCount {
+        /// Number of environments.
+        expected: usize,
+        /// Number of actions passed.
+        got: usize,
+    },
+    /// `step` before the first `reset`.
+    #[error("env {0}: step called before reset")]
+    NotReset(usize),
+    /// `step` after the episode ended, without auto-reset.
+    #[error("env {0}: the episode has ended; call reset")]
+    EpisodeOver(usize),
+    /// The number of seeds differs from the number of environments.
+    #[error("got {got} seeds for {expected} environments")]
+    SeedCount {
+        /// Number of environments.
+        expected: usize,
+        /// Number of seeds passed.
+        got: usize,
+    },
+    /// A vector environment needs at least one world.
+    #[error("a VecEnv needs at least one environment")]
+    NoEnvs,
+    /// The scene's task cannot be sampled.
+    #[error(transparent)]
+    Sampling(#[from] SamplingError),
+    /// One `App::update` did not run exactly one control step.
+    #[error("the fixed clock ran {0} control steps in one update instead of 1")]
+    Clock(u32),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct EpisodeState {
+    /// The seed passed to the last explicit reset.
+    reset_seed: u64,
+    /// Episodes started since that reset (auto-resets).
+    episodes: u64,
+    /// The episode has terminated or been truncated.
+    over: bool,
+}
+
+/// N worlds of one scene stepping together. With auto-reset on, a world whose episode ends
+/// starts its next one in the same step, seeded by `task::episode_seed`.
+#[derive(Debug)]
+pub struct VecEnv {
+    app: App,
+    scene: Arc<Scene>,
+    episodes: Vec<Option<EpisodeState>>,
+    auto_reset: bool,
+}
+
+impl VecEnv {
+    /// Builds `num_envs` worlds of `scene`, with auto-reset.
+    pub fn new(scene: Scene, num_envs: usize) -> Result<Self, SimError> {
+        if num_envs == 0 {
+            return Err(SimError::NoEnvs);
+        }
+        let scene = Arc::new(scene);
+        let mut app = App::new();
+        app.add_plugins((
+            TaskPoolPlugin::default(),
+            TimePlugin,
+            TransformPlugin,
+            SimPlugin {
+                scene: scene.clone(),
+                worlds: num_envs,
+            },
+        ))
+        // Each update advances the fixed clock by exactly one period: one control step.
+        .insert_resource(TimeUpdateStrategy::FixedTimesteps(1));
+        app.finish();
+        app.cleanup();
+        // The first update runs the startup schedules; no world exists yet.
+        app.update();
+        Ok(Self {
+            app,
+            scene,
+            episodes: vec![None; num_envs],
+            auto_reset: true,
+        })
+    }
+
+    /// Number of environments.
+    pub fn num_envs(&self) -> usize {
+        self.episodes.len()
+    }
+
+    /// The scene.
+    pub fn scene(&self) -> &Arc<Scene> {
+        &self.scene
+    }
+
+    /// The action space.
+    pub fn action_space(&self) -> BoxSpace {
+        let space = &self.scene.action_space;
+        let names = self
+            .scene
+            .embodiment
+            .actuators
+            .iter()
+            .flat_map(|actuator| {
+                use crate::scene::Actuator::*;
+                match actuator {
+                    PlanarForce { body, .. } => vec![format!("{body}.force.x"), format!("{body}.force.z")],
+                    PlanarVelocity { body, .. } => vec![format!("{body}.velocity.x"), format!("{body}.velocity.z")],
+                    JointTorque { joint, .. } => vec![format!("{joint}.torque")],
+                    JointVelocity { joint, .. } => vec![format!("{joint}.velocity")],
+                }
+            })
+            .collect();
+        BoxSpace {
+            low: space.low.clone(),
+            high: space.high.clone(),
+            names,
+        }
+    }
+
+    /// The observation space.
+    pub fn observation_space(&self) -> ObservationSpace {
+        let layout = self.sim().layout();
+        ObservationSpace {
+            proprio: BoxSpace::unbounded(layout.proprio_names.clone()),
+            state: BoxSpace::unbounded(layout.state_names.clone()),
+        }
+    }
+
+    /// The worlds, for the rendering and agent layers.
+    pub fn sim(&self) -> &SimWorlds {
+        self.app.world().resource::<SimWorlds>()
+    }
+
+    /// The Bevy app holding the worlds.
+    pub fn app_mut(&mut self) -> &mut App {
+        &mut self.app
+    }
+
+    /// The goal of environment `env`'s current episode.
+    pub fn goal(&self, env: usize) -> Option<&Goal> {
+        self.sim().slot(env).map(|slot| &slot.episode.goal)
+    }
+
+    /// Resets every environment, environment `i` with `seeds[i]`.
+    pub fn reset(&mut self, seeds: &[u64]) -> Result<Vec<(Observation, Info)>, SimError> {
+        if seeds.len() != self.num_envs() {
+            return Err(SimError::SeedCount {
+                expected: self.num_envs(),
+                got: seeds.len(),
+            });
+        }
+        let all: Vec<(usize, u64)> = seeds.iter().copied().enumerate().collect();
+        self.rebuild(&all)?;
+        for (env, &seed) in seeds.iter().enumerate() {
+            self.episodes[env] = Some(EpisodeState {
+                reset_seed: seed,
+                episodes: 0,
+                over: false,
+            });
+        }
+        Ok((0..self.num_envs()).map(|env| self.current(env, false)).collect())
+    }
+
+    /// Resets environment `env` alone.
+    pub fn reset_env(&mut self, env: usize, seed: u64) -> Result<(Observation, Info), SimError> {
+        self.rebuild(&[(env, seed)])?;
+        self.episodes[env] = Some(EpisodeState {
+            reset_seed: seed,
+            episodes: 0,
+            over: false,
+        });
+        Ok(self.current(env, false))
+    }
+
+    /// Samples every episode first, then despawns all old worlds, then spawns the new ones:
+    /// a failed sample changes nothing, and spawn order never depends on history.
+    fn rebuild(&mut self, resets: &[(usize, u64)]) -> Result<(), SimError> {
+        let sim = self.sim();
+        let episodes = resets
+            .iter()
+            .map(|&(_, seed)| crate::task::sample_episode(sim.scene(), sim.kinematics(), seed))
+            .collect::<Result<Vec<_>, _>>()?;
+        let indices: Vec<usize> = resets.iter().map(|&(env, _)| env).collect();
+        let world = self.app.world_mut();
+        despawn_worlds(world, &indices);
+        for (&env, episode) in indices.iter().zip(episodes) {
+            spawn_world(world, env, episode);
+        }
+        Ok(())
+    }
+
+    fn current(&self, env: usize, action_clipped: bool) -> (Observation, Info) {
+        let slot = self.sim().slot(env).expect("reset");
+        let info = Info {
+            success: slot.progress.success,
+            distance: slot.progress.distance,
+            episode_step: slot.steps,
+            seed: slot.episode.seed,
+            action_clipped,
+            final_observation: None,
+        };
+        (slot.observation.clone(), info)
+    }
+
+    /// Steps every environment with its action. All actions are checked before any world
+    /// moves, so a refused action leaves every world as it was.
+    pub fn step(&mut self, actions: &[Action]) -> Result<Vec<Step>, SimError> {
+        if actions.len() != self.num_envs() {
+            return Err(SimError::ActionCount {
+                expected: self.num_envs(),
+                got: actions.len(),
+            });
+        }
+        for (env, state) in self.episodes.iter().enumerate() {
+            match state {
+                None => return Err(SimError::NotReset(env)),
+                Some(state) if state.over => return Err(SimError::EpisodeOver(env)),
+                Some(_) => {}
+            }
+        }
+        let steps_before: Vec<u32> = (0..self.num_envs())
+            .map(|env| self.sim().slot(env).expect("reset").steps)
+            .collect();
+        let mut clipped = Vec::with_capacity(actions.len());
+        {
+            let mut sim = self.app.world_mut().resource_mut::<SimWorlds>();
+            // Check all first, so that a refused action changes nothing.
+            for (env, action) in actions.iter().enumerate() {
+                sim.check_action(&action.0)
+                    .map_err(|source| SimError::Action { env, source })?;
+            }
+            for (env, action) in actions.iter().enumerate() {
+                clipped.push(sim.set_action(env, &action.0).expect("checked"));
+            }
+        }
+        self.app.update();
+        let ran = self.sim().slot(0).expect("reset").steps - steps_before[0];
+        if ran != 1 {
+            return Err(SimError::Clock(ran));
+        }
+        let max_steps = self.scene.task.max_steps;
+        let mut results = Vec::with_capacity(self.num_envs());
+        let mut ended = Vec::new();
+        for (env, &action_clipped) in clipped.iter().enumerate() {
+            let (observation, info) = self.current(env, action_clipped);
+            let terminated = info.success;
+            let truncated = !terminated && info.episode_step >= max_steps;
+            if terminated || truncated {
+                ended.push(env);
+            }
+            results.push(Step {
+                observation,
+                reward: self.sim().slot(env).expect("reset").progress.reward,
+                terminated,
+                truncated,
+                info,
+            });
+        }
+        if self.auto_reset && !ended.is_empty() {
+            let resets: Vec<(usize, u64)> = ended
+                .iter()
+                .map(|&env| {
+                    let state = self.episodes[env].as_mut().expect("reset");
+                    state.episodes += 1;
+                    (env, episode_seed(state.reset_seed, state.episodes))
+                })
+                .collect();
+            self.rebuild(&resets)?;
+            for &env in &ended {
+                let (observation, info) = self.current(env, false);
+                let step = &mut results[env];
+                let last = std::mem::replace(&mut step.observation, observation);
+                step.info.final_observation = Some(Box::new(last));
+                step.info.seed = info.seed;
+            }
+        } else {
+            for &env in &ended {
+                self.episodes[env].as_mut().expect("reset").over = true;
+            }
+        }
+        Ok(results)
+    }
+}
+
+/// One world with the Gymnasium `reset` / `step` interface. It does not auto-reset: after
+/// an episode ends, `step` fails until the next `reset`.
+#[derive(Debug)]
+pub struct Env {
+    inner: VecEnv,
+}
+
+impl Env {
+    /// Builds one world of `scene`.
+    pub fn new(scene: Scene) -> Result<Self, SimError> {
+        let mut inner = VecEnv::new(scene, 1)?;
+        inner.auto_reset = false;
+        Ok(Self { inner })
+    }
+
+    /// Starts the episode with this seed.
+    pub fn reset(&mut self, seed: u64) -> Result<(Observation, Info), SimError> {
+        self.inner.reset_env(0, seed)
+    }
+
+    /// Applies `action` for one control period.
+    pub fn step(&mut self, action: &Action) -> Result<Step, SimError> {
+        let mut steps = self.inner.step(std::slice::from_ref(action))?;
+        Ok(steps.pop().expect("one env"))
+    }
+
+    /// The action space.
+    pub fn action_space(&self) -> BoxSpace {
+        self.inner.action_space()
+    }
+
+    /// The observation space.
+    pub fn observation_space(&self) -> ObservationSpace {
+        self.inner.observation_space()
+    }
+
+    /// The goal of the current episode.
+    pub fn goal(&self) -> Option<&Goal> {
+        self.inner.goal(0)
+    }
+
+    /// The scene.
+    pub fn scene(&self) -> &Arc<Scene> {
+        self.inner.scene()
+    }
+
+    /// The worlds, for the rendering and agent layers.
+    pub fn sim(&self) -> &SimWorlds {
+        self.inner.sim()
+    }
+}

@@ -1,0 +1,20 @@
+//! Prefrontal's simulation: scenes written in RON become Rapier worlds inside a Bevy ECS,
+//! stepped through a Gymnasium-shaped `Env` / `VecEnv` API.
+//!
+//! This crate never depends on Burn: tensors live in the world-model and agent crates.
+
+pub mod env;
+pub mod kinematics;
+pub mod load;
+pub mod observation;
+pub mod policy;
+pub mod scene;
+pub mod task;
+pub mod world;
+
+pub use env::{Action, BoxSpace, Env, Info, ObservationSpace, SimError, Step, VecEnv};
+pub use load::{Location, SceneError};
+pub use observation::Observation;
+pub use scene::Scene;
+pub use task::{Episode, Goal, Progress};
+pub use world::{SimPlugin, SimSystems, SimWorlds};

@@ -1,0 +1,182 @@
+//! The `prefrontal` command line: one binary for scenes, simulation and benchmarks.
+
+mod bench;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use prefrontal_sim::policy::RandomPolicy;
+use prefrontal_sim::{Scene, VecEnv};
+
+/// Prefrontal: embodied world-model research in one binary.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with scene files.
+    Scene {
+        #[command(subcommand)]
+        command: SceneCommand,
+    },
+    /// Run a headless rollout and print reward and success statistics.
+    Sim(SimArgs),
+    /// Measure throughput and print a table.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SceneCommand {
+    /// Validate a scene file and summarise it.
+    Check {
+        /// The `*.scene.ron` file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Physics-only env-steps per second for every scene, with 1 and 16 environments.
+    Sim(bench::SimBenchArgs),
+}
+
+/// Which actions a rollout takes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PolicyKind {
+    /// Independent uniform actions within the action bounds.
+    Random,
+}
+
+#[derive(Debug, clap::Args)]
+struct SimArgs {
+    /// The `*.scene.ron` file.
+    file: PathBuf,
+    /// Control steps per environment.
+    #[arg(long, default_value_t = 1000)]
+    steps: u64,
+    /// Seed of the first environment's first episode; environment i uses seed + i.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Number of environments stepping together.
+    #[arg(long, default_value_t = 1)]
+    envs: usize,
+    /// The action source.
+    #[arg(long, value_enum, default_value_t = PolicyKind::Random)]
+    policy: PolicyKind,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Scene {
+            command: SceneCommand::Check { file },
+        } => check_scene(&file),
+        Command::Sim(args) => run_sim(&args),
+        Command::Bench {
+            command: BenchCommand::Sim(args),
+        } => bench::run_sim_bench(&args),
+    }
+}
+
+fn check_scene(file: &PathBuf) -> Result<()> {
+    let scene = Scene::load(file)?;
+    let env = VecEnv::new(scene, 1)?;
+    let scene = env.scene();
+    let space = env.observation_space();
+    println!("{}: ok", file.display());
+    println!("  scene        {} — {}", scene.name, scene.description);
+    println!(
+        "  clock        {} Hz control, {} physics substeps ({} Hz)",
+        scene.physics.control_hz,
+        scene.physics.substeps,
+        scene.physics.control_hz * scene.physics.substeps as f32
+    );
+    let bodies: Vec<String> = scene
+        .bodies
+        .iter()
+        .map(|b| format!("{} ({:?})", b.name, b.kind))
+        .collect();
+    println!("  bodies       {}", bodies.join(", "));
+    let joints: Vec<&str> = scene.joints.iter().map(|j| j.name.as_str()).collect();
+    println!("  joints       {}", if joints.is_empty() { "none".into() } else { joints.join(", ") });
+    let actions = env.action_space();
+    println!("  actions      {} dims: {}", actions.dim(), actions.names.join(", "));
+    println!("  proprio      {} dims: {}", space.proprio.dim(), space.proprio.names.join(", "));
+    println!("  state        {} dims", space.state.dim());
+    for camera in &scene.cameras {
+        println!(
+            "  camera       {} {}×{} fov {}°",
+            camera.name, camera.width, camera.height, camera.fov_degrees
+        );
+    }
+    let targets: Vec<String> = scene
+        .task
+        .targets
+        .iter()
+        .map(|t| match t.yaw_tolerance {
+            Some(yaw) => format!("{} within {} m and {} rad", t.body, t.position_tolerance, yaw),
+            None => format!("{} within {} m", t.body, t.position_tolerance),
+        })
+        .collect();
+    println!("  task         {}; at most {} steps", targets.join(", "), scene.task.max_steps);
+    Ok(())
+}
+
+fn run_sim(args: &SimArgs) -> Result<()> {
+    anyhow::ensure!(args.envs >= 1, "--envs must be at least 1");
+    let scene = Scene::load(&args.file)?;
+    let mut env = VecEnv::new(scene, args.envs)?;
+    let seeds: Vec<u64> = (0..args.envs as u64).map(|i| args.seed + i).collect();
+    env.reset(&seeds)?;
+    let space = env.action_space();
+    let mut policies: Vec<RandomPolicy> = match args.policy {
+        PolicyKind::Random => seeds.iter().map(|&s| RandomPolicy::new(&space, s)).collect(),
+    };
+    let mut returns = vec![0.0_f64; args.envs];
+    let (mut episodes, mut successes) = (0_u64, 0_u64);
+    let mut final_distances = Vec::new();
+    let mut completed_returns = Vec::new();
+    let start = std::time::Instant::now();
+    for _ in 0..args.steps {
+        let actions: Vec<_> = policies.iter_mut().map(RandomPolicy::act).collect();
+        let steps = env.step(&actions).context("stepping the environments")?;
+        for (env_index, step) in steps.iter().enumerate() {
+            returns[env_index] += f64::from(step.reward);
+            if step.terminated || step.truncated {
+                episodes += 1;
+                successes += u64::from(step.terminated);
+                final_distances.push(f64::from(step.info.distance));
+                completed_returns.push(std::mem::take(&mut returns[env_index]));
+            }
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let total = args.steps * args.envs as u64;
+    println!(
+        "{} env-steps in {elapsed:.2} s ({:.0} env-steps/s), {} envs, policy {:?}, seed {}",
+        total,
+        total as f64 / elapsed,
+        args.envs,
+        args.policy,
+        args.seed
+    );
+    if episodes == 0 {
+        println!("no episode ended; raise --steps beyond the task's {} steps", env.scene().task.max_steps);
+        return Ok(());
+    }
+    let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
+    println!(
+        "episodes {episodes}, success rate {:.3}, mean return {:.2}, mean final distance {:.3} m",
+        successes as f64 / episodes as f64,
+        mean(&completed_returns),
+        mean(&final_distances)
+    );
+    Ok(())
+}
