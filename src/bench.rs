@@ -28,7 +28,11 @@ fn scene_files(folder: &Path) -> Result<Vec<PathBuf>> {
         .filter(|path| path.to_string_lossy().ends_with(".scene.ron"))
         .collect();
     files.sort();
-    anyhow::ensure!(!files.is_empty(), "no *.scene.ron files in {}", folder.display());
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no *.scene.ron files in {}",
+        folder.display()
+    );
     Ok(files)
 }
 
@@ -38,7 +42,10 @@ fn measure(scene: &Scene, envs: usize, seconds: f64) -> Result<f64> {
     let seeds: Vec<u64> = (0..envs as u64).collect();
     env.reset(&seeds)?;
     let space = env.action_space();
-    let mut policies: Vec<RandomPolicy> = seeds.iter().map(|&s| RandomPolicy::new(&space, s)).collect();
+    let mut policies: Vec<RandomPolicy> = seeds
+        .iter()
+        .map(|&s| RandomPolicy::new(&space, s))
+        .collect();
     let mut act = || -> Vec<Action> { policies.iter_mut().map(RandomPolicy::act).collect() };
     for _ in 0..20 {
         env.step(&act())?;
@@ -57,7 +64,10 @@ pub fn run_sim_bench(args: &SimBenchArgs) -> Result<()> {
     let files = scene_files(&args.scenes)?;
     print!("| scene |");
     for envs in &args.envs {
-        print!(" {envs} env{} (env-steps/s) |", if *envs == 1 { "" } else { "s" });
+        print!(
+            " {envs} env{} (env-steps/s) |",
+            if *envs == 1 { "" } else { "s" }
+        );
     }
     println!();
     println!("|---|{}", "---:|".repeat(args.envs.len()));

@@ -3,6 +3,7 @@
 mod bench;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -73,8 +74,18 @@ struct SimArgs {
     policy: PolicyKind,
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
         Command::Scene {
             command: SceneCommand::Check { file },
         } => check_scene(&file),
@@ -105,10 +116,25 @@ fn check_scene(file: &PathBuf) -> Result<()> {
         .collect();
     println!("  bodies       {}", bodies.join(", "));
     let joints: Vec<&str> = scene.joints.iter().map(|j| j.name.as_str()).collect();
-    println!("  joints       {}", if joints.is_empty() { "none".into() } else { joints.join(", ") });
+    println!(
+        "  joints       {}",
+        if joints.is_empty() {
+            "none".into()
+        } else {
+            joints.join(", ")
+        }
+    );
     let actions = env.action_space();
-    println!("  actions      {} dims: {}", actions.dim(), actions.names.join(", "));
-    println!("  proprio      {} dims: {}", space.proprio.dim(), space.proprio.names.join(", "));
+    println!(
+        "  actions      {} dims: {}",
+        actions.dim(),
+        actions.names.join(", ")
+    );
+    println!(
+        "  proprio      {} dims: {}",
+        space.proprio.dim(),
+        space.proprio.names.join(", ")
+    );
     println!("  state        {} dims", space.state.dim());
     for camera in &scene.cameras {
         println!(
@@ -121,11 +147,18 @@ fn check_scene(file: &PathBuf) -> Result<()> {
         .targets
         .iter()
         .map(|t| match t.yaw_tolerance {
-            Some(yaw) => format!("{} within {} m and {} rad", t.body, t.position_tolerance, yaw),
+            Some(yaw) => format!(
+                "{} within {} m and {} rad",
+                t.body, t.position_tolerance, yaw
+            ),
             None => format!("{} within {} m", t.body, t.position_tolerance),
         })
         .collect();
-    println!("  task         {}; at most {} steps", targets.join(", "), scene.task.max_steps);
+    println!(
+        "  task         {}; at most {} steps",
+        targets.join(", "),
+        scene.task.max_steps
+    );
     Ok(())
 }
 
@@ -137,7 +170,10 @@ fn run_sim(args: &SimArgs) -> Result<()> {
     env.reset(&seeds)?;
     let space = env.action_space();
     let mut policies: Vec<RandomPolicy> = match args.policy {
-        PolicyKind::Random => seeds.iter().map(|&s| RandomPolicy::new(&space, s)).collect(),
+        PolicyKind::Random => seeds
+            .iter()
+            .map(|&s| RandomPolicy::new(&space, s))
+            .collect(),
     };
     let mut returns = vec![0.0_f64; args.envs];
     let (mut episodes, mut successes) = (0_u64, 0_u64);
@@ -168,7 +204,10 @@ fn run_sim(args: &SimArgs) -> Result<()> {
         args.seed
     );
     if episodes == 0 {
-        println!("no episode ended; raise --steps beyond the task's {} steps", env.scene().task.max_steps);
+        println!(
+            "no episode ended; raise --steps beyond the task's {} steps",
+            env.scene().task.max_steps
+        );
         return Ok(());
     }
     let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;

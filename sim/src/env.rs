@@ -207,8 +207,12 @@ impl VecEnv {
             .flat_map(|actuator| {
                 use crate::scene::Actuator::*;
                 match actuator {
-                    PlanarForce { body, .. } => vec![format!("{body}.force.x"), format!("{body}.force.z")],
-                    PlanarVelocity { body, .. } => vec![format!("{body}.velocity.x"), format!("{body}.velocity.z")],
+                    PlanarForce { body, .. } => {
+                        vec![format!("{body}.force.x"), format!("{body}.force.z")]
+                    }
+                    PlanarVelocity { body, .. } => {
+                        vec![format!("{body}.velocity.x"), format!("{body}.velocity.z")]
+                    }
                     JointTorque { joint, .. } => vec![format!("{joint}.torque")],
                     JointVelocity { joint, .. } => vec![format!("{joint}.velocity")],
                 }
@@ -262,7 +266,9 @@ impl VecEnv {
                 over: false,
             });
         }
-        Ok((0..self.num_envs()).map(|env| self.current(env, false)).collect())
+        Ok((0..self.num_envs())
+            .map(|env| self.current(env, false))
+            .collect())
     }
 
     /// Resets environment `env` alone.

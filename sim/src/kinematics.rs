@@ -64,7 +64,11 @@ pub fn euler_degrees(angles: [f32; 3]) -> Quat {
 /// Wraps an angle to `(-π, π]`.
 pub fn wrap_angle(angle: f32) -> f32 {
     let wrapped = (angle + PI).rem_euclid(2.0 * PI) - PI;
-    if wrapped <= -PI { wrapped + 2.0 * PI } else { wrapped }
+    if wrapped <= -PI {
+        wrapped + 2.0 * PI
+    } else {
+        wrapped
+    }
 }
 
 /// Heading of a rotation about Y: the angle that `Quat::from_rotation_y` would need to turn
@@ -149,7 +153,8 @@ impl Kinematics {
             let pose = &mut poses[placement.body];
             pose.translation.x = placement.x;
             pose.translation.z = placement.z;
-            pose.rotation = Quat::from_rotation_y(placement.yaw) * self.built[placement.body].rotation;
+            pose.rotation =
+                Quat::from_rotation_y(placement.yaw) * self.built[placement.body].rotation;
         }
         for link in &self.chain {
             let angle = configuration
@@ -162,8 +167,8 @@ impl Kinematics {
                 .axis
                 .map_or(Quat::IDENTITY, |axis| Quat::from_axis_angle(axis, angle));
             let rotation = parent.rotation * turn * link.rest;
-            let translation =
-                parent.translation + parent.rotation * link.anchor_parent - rotation * link.anchor_child;
+            let translation = parent.translation + parent.rotation * link.anchor_parent
+                - rotation * link.anchor_child;
             poses[link.child] = Transform::from_translation(translation).with_rotation(rotation);
         }
         poses
@@ -190,7 +195,10 @@ mod tests {
         for a in [-10.0_f32, -PI, -1.0, 0.0, 1.0, PI, 7.0] {
             let w = wrap_angle(a);
             assert!(w > -PI - 1e-6 && w <= PI + 1e-6, "{a} → {w}");
-            assert!(((a - w) / (2.0 * PI)).fract().abs() < 1e-4 || ((a - w) / (2.0 * PI)).fract().abs() > 1.0 - 1e-4);
+            assert!(
+                ((a - w) / (2.0 * PI)).fract().abs() < 1e-4
+                    || ((a - w) / (2.0 * PI)).fract().abs() > 1.0 - 1e-4
+            );
         }
     }
 

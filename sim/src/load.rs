@@ -249,11 +249,12 @@ impl Problem {
 }
 
 fn check_shape(field: &str, shape: &Shape, allow_compound: bool) -> Result<(), Problem> {
-    let bad = |what: &str| Problem::new(format!("{field}.shape"), format!("{what} must be positive"));
+    let bad =
+        |what: &str| Problem::new(format!("{field}.shape"), format!("{what} must be positive"));
     match shape {
-        Shape::Box { half_extents } => {
-            ensure(half_extents.iter().all(|&h| positive(h)), || bad("half_extents"))
-        }
+        Shape::Box { half_extents } => ensure(half_extents.iter().all(|&h| positive(h)), || {
+            bad("half_extents")
+        }),
         Shape::Sphere { radius } => ensure(positive(*radius), || bad("radius")),
         Shape::Capsule {
             radius,
@@ -273,10 +274,16 @@ fn check_shape(field: &str, shape: &Shape, allow_compound: bool) -> Result<(), P
         }
         Shape::Compound { parts } => {
             ensure(allow_compound, || {
-                Problem::new(format!("{field}.shape"), "compound parts cannot be compounds")
+                Problem::new(
+                    format!("{field}.shape"),
+                    "compound parts cannot be compounds",
+                )
             })?;
             ensure(!parts.is_empty(), || {
-                Problem::new(format!("{field}.shape"), "a compound needs at least one part")
+                Problem::new(
+                    format!("{field}.shape"),
+                    "a compound needs at least one part",
+                )
             })?;
             for (i, part) in parts.iter().enumerate() {
                 let part_field = format!("{field}.shape.parts[{i}]");
@@ -317,7 +324,10 @@ fn check_bodies(scene: &Scene) -> Result<(), Problem> {
             || {
                 at(
                     "position",
-                    format!("{:?} lies outside the arena (half extent {reach})", body.position),
+                    format!(
+                        "{:?} lies outside the arena (half extent {reach})",
+                        body.position
+                    ),
                 )
             },
         )?;
@@ -363,17 +373,36 @@ fn check_joints(scene: &Scene) -> Result<(), Problem> {
         })?;
         let child = &scene.bodies[scene.body_index(&joint.child).unwrap_or_default()];
         ensure(child.kind == BodyKind::Dynamic, || {
-            at("child", format!("\"{}\" must be a Dynamic body", joint.child))
+            at(
+                "child",
+                format!("\"{}\" must be a Dynamic body", joint.child),
+            )
+        })?;
+        ensure(!child.planar, || {
+            at(
+                "child",
+                format!(
+                    "\"{}\" is planar; a jointed body takes its constraints from the joint, \
+                     and Rapier's solver diverges when both lock the same axes",
+                    joint.child
+                ),
+            )
         })?;
         ensure(
             parent_of
                 .insert(joint.child.as_str(), joint.parent.as_str())
                 .is_none(),
-            || at("child", format!("\"{}\" is already a joint's child", joint.child)),
+            || {
+                at(
+                    "child",
+                    format!("\"{}\" is already a joint's child", joint.child),
+                )
+            },
         )?;
-        ensure(finite3(joint.anchor_parent) && finite3(joint.anchor_child), || {
-            at("anchor_parent", "anchors must be finite".into())
-        })?;
+        ensure(
+            finite3(joint.anchor_parent) && finite3(joint.anchor_child),
+            || at("anchor_parent", "anchors must be finite".into()),
+        )?;
         if let JointKind::Revolute {
             axis,
             limits,
@@ -464,8 +493,11 @@ fn check_revolute_joint(
 
 fn check_actuators(scene: &Scene) -> Result<(), Problem> {
     ensure(!scene.embodiment.actuators.is_empty(), || {
-        Problem::new("embodiment.actuators", "the agent needs at least one actuator")
-            .near_key("actuators")
+        Problem::new(
+            "embodiment.actuators",
+            "the agent needs at least one actuator",
+        )
+        .near_key("actuators")
     })?;
     for (i, actuator) in scene.embodiment.actuators.iter().enumerate() {
         let field = format!("embodiment.actuators[{i}]");
@@ -540,14 +572,26 @@ fn check_cameras(cameras: &[Camera]) -> Result<(), Problem> {
         ensure(up.cross(target - eye).length() > 1e-6, || {
             at("up", "must not be parallel to the viewing direction".into())
         })?;
-        ensure(camera.fov_degrees > 0.0 && camera.fov_degrees < 180.0, || {
-            at("fov_degrees", format!("must be in (0, 180), got {}", camera.fov_degrees))
-        })?;
+        ensure(
+            camera.fov_degrees > 0.0 && camera.fov_degrees < 180.0,
+            || {
+                at(
+                    "fov_degrees",
+                    format!("must be in (0, 180), got {}", camera.fov_degrees),
+                )
+            },
+        )?;
         ensure((1..=4096).contains(&camera.width), || {
-            at("width", format!("must be in [1, 4096], got {}", camera.width))
+            at(
+                "width",
+                format!("must be in [1, 4096], got {}", camera.width),
+            )
         })?;
         ensure((1..=4096).contains(&camera.height), || {
-            at("height", format!("must be in [1, 4096], got {}", camera.height))
+            at(
+                "height",
+                format!("must be in [1, 4096], got {}", camera.height),
+            )
         })?;
     }
     Ok(())
@@ -559,7 +603,11 @@ fn check_range(field: &str, anchor: &str, (lo, hi): (f32, f32)) -> Result<(), Pr
     })
 }
 
-fn check_sampler(scene: &Scene, field: &str, sampler: &ConfigurationSampler) -> Result<(), Problem> {
+fn check_sampler(
+    scene: &Scene,
+    field: &str,
+    sampler: &ConfigurationSampler,
+) -> Result<(), Problem> {
     let jointed: HashSet<&str> = scene.joints.iter().map(|j| j.child.as_str()).collect();
     let reach = scene.arena.half_extent;
     for (i, placement) in sampler.bodies.iter().enumerate() {
@@ -634,9 +682,6 @@ fn check_task(scene: &Scene) -> Result<(), Problem> {
     )?;
     ensure(
         task.min_body_separation.is_finite() && task.min_body_separation >= 0.0,
-        || {
-            Problem::new("task.min_body_separation", "must be ≥ 0")
-                .near_key("min_body_separation")
-        },
+        || Problem::new("task.min_body_separation", "must be ≥ 0").near_key("min_body_separation"),
     )
 }

@@ -59,7 +59,8 @@ impl ObservationLayout {
             .actuators
             .iter()
             .map(|actuator| match actuator {
-                Actuator::PlanarForce { body: b, .. } | Actuator::PlanarVelocity { body: b, .. } => {
+                Actuator::PlanarForce { body: b, .. }
+                | Actuator::PlanarVelocity { body: b, .. } => {
                     proprio_names.extend(["x", "z", "vx", "vz"].map(|c| format!("{b}.{c}")));
                     Sensor::Planar { body: body(b) }
                 }

@@ -153,7 +153,9 @@ pub struct Body {
     /// Velocity damping (drag), per second.
     #[serde(default)]
     pub damping: Damping,
-    /// Lock the body to the ground plane: no vertical motion, rotation only about Y.
+    /// Lock the body to the ground plane: no vertical motion, rotation only about Y, and
+    /// no contact with the ground (it glides; give it damping for drag). Other bodies and
+    /// walls still collide with it.
     #[serde(default)]
     pub planar: bool,
     /// Multiplier on gravity for this body.

@@ -65,7 +65,9 @@ pub fn episode_seed(seed: u64, episode: u64) -> u64 {
 
 /// The scene could not produce an episode satisfying its own constraints.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("scene \"{scene}\": no {what} satisfying the task's constraints in {MAX_DRAWS} draws (seed {seed}); widen the sampling ranges or lower min_goal_distance / min_body_separation")]
+#[error(
+    "scene \"{scene}\": no {what} satisfying the task's constraints in {MAX_DRAWS} draws (seed {seed}); widen the sampling ranges or lower min_goal_distance / min_body_separation"
+)]
 pub struct SamplingError {
     /// The scene's name.
     pub scene: String,
@@ -76,7 +78,11 @@ pub struct SamplingError {
 }
 
 fn draw(rng: &mut ChaCha8Rng, (lo, hi): (f32, f32)) -> f32 {
-    if lo == hi { lo } else { rng.random_range(lo..=hi) }
+    if lo == hi {
+        lo
+    } else {
+        rng.random_range(lo..=hi)
+    }
 }
 
 fn draw_into(
@@ -194,4 +200,3 @@ pub fn progress(scene: &Scene, goal: &Goal, poses: &[Transform]) -> Progress {
     }
     result
 }
-

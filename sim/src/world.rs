@@ -126,8 +126,8 @@ pub struct WorldSlot {
     context: Entity,
     /// Scene bodies, in scene order.
     bodies: Vec<Entity>,
-    /// The ground and boundary walls.
-    arena: Entity,
+    /// The ground and, when they have height, the boundary walls.
+    arena: Vec<Entity>,
     /// The clipped action applied at the next step.
     action: Vec<f32>,
     /// The current episode.
@@ -146,6 +146,8 @@ pub struct SimWorlds {
     scene: Arc<Scene>,
     kinematics: Kinematics,
     bindings: Vec<Binding>,
+    /// Bodies whose `ExternalForce` the actuators write.
+    forced_bodies: Vec<usize>,
     layout: ObservationLayout,
     slots: Vec<Option<WorldSlot>>,
 }
@@ -175,7 +177,7 @@ impl SimWorlds {
     fn new(scene: Arc<Scene>, worlds: usize) -> Self {
         let kinematics = Kinematics::new(&scene);
         let mut offset = 0;
-        let bindings = scene
+        let bindings: Vec<Binding> = scene
             .embodiment
             .actuators
             .iter()
@@ -225,11 +227,22 @@ impl SimWorlds {
                 binding
             })
             .collect();
+        let mut forced_bodies: Vec<usize> = bindings
+            .iter()
+            .flat_map(|binding: &Binding| match binding.drive {
+                Drive::PlanarForce { body } => vec![body],
+                Drive::JointTorque { parent, child, .. } => vec![parent, child],
+                Drive::PlanarVelocity { .. } | Drive::JointVelocity { .. } => vec![],
+            })
+            .collect();
+        forced_bodies.sort_unstable();
+        forced_bodies.dedup();
         let layout = ObservationLayout::new(&scene);
         Self {
             scene,
             kinematics,
             bindings,
+            forced_bodies,
             layout,
             slots: vec![None; worlds],
         }
@@ -317,7 +330,7 @@ pub fn despawn_worlds(world: &mut World, indices: &[usize]) {
     for &index in indices {
         let old = world.resource_mut::<SimWorlds>().slots[index].take();
         if let Some(old) = old {
-            for entity in old.bodies.into_iter().chain([old.arena, old.context]) {
+            for entity in old.bodies.into_iter().chain(old.arena).chain([old.context]) {
                 world.despawn(entity);
             }
         }
@@ -342,17 +355,36 @@ pub fn spawn_world(world: &mut World, index: usize, episode: Episode) {
             WorldIndex(index),
         ))
         .id();
-    let arena = world
-        .spawn((
-            RigidBody::Fixed,
-            arena_collider(&scene.arena),
-            Friction::coefficient(scene.arena.ground.friction),
-            Restitution::coefficient(scene.arena.ground.restitution),
-            Transform::IDENTITY,
-            RapierContextEntityLink(context),
-            WorldIndex(index),
-        ))
-        .id();
+    let mut arena = vec![
+        world
+            .spawn((
+                RigidBody::Fixed,
+                ground_collider(&scene.arena),
+                CollisionGroups::new(GROUND, Group::ALL),
+                Friction::coefficient(scene.arena.ground.friction),
+                Restitution::coefficient(scene.arena.ground.restitution),
+                Transform::IDENTITY,
+                RapierContextEntityLink(context),
+                WorldIndex(index),
+            ))
+            .id(),
+    ];
+    if let Some(walls) = walls_collider(&scene.arena) {
+        arena.push(
+            world
+                .spawn((
+                    RigidBody::Fixed,
+                    walls,
+                    CollisionGroups::new(Group::ALL.difference(GROUND), Group::ALL),
+                    Friction::coefficient(scene.arena.walls.friction),
+                    Restitution::coefficient(scene.arena.walls.restitution),
+                    Transform::IDENTITY,
+                    RapierContextEntityLink(context),
+                    WorldIndex(index),
+                ))
+                .id(),
+        );
+    }
     let bodies: Vec<Entity> = scene
         .bodies
         .iter()
@@ -360,7 +392,10 @@ pub fn spawn_world(world: &mut World, index: usize, episode: Episode) {
         .enumerate()
         .map(|(i, (body, pose))| {
             world
-                .spawn((body_components(body, *pose), RapierContextEntityLink(context)))
+                .spawn((
+                    body_components(body, *pose),
+                    RapierContextEntityLink(context),
+                ))
                 .insert((WorldIndex(index), BodyIndex(i)))
                 .id()
         })
@@ -368,8 +403,15 @@ pub fn spawn_world(world: &mut World, index: usize, episode: Episode) {
     for (j, joint) in scene.joints.iter().enumerate() {
         let parent = bodies[scene.body_index(&joint.parent).expect("validated")];
         let child = bodies[scene.body_index(&joint.child).expect("validated")];
-        let data = joint_data(&joint.kind, joint.anchor_parent, joint.anchor_child, rest_rotations[j]);
-        world.entity_mut(child).insert(ImpulseJoint::new(parent, TypedJoint::GenericJoint(data)));
+        let data = joint_data(
+            &joint.kind,
+            joint.anchor_parent,
+            joint.anchor_child,
+            rest_rotations[j],
+        );
+        world
+            .entity_mut(child)
+            .insert(ImpulseJoint::new(parent, TypedJoint::GenericJoint(data)));
     }
     let sim = world.resource::<SimWorlds>();
     let velocities = vec![Velocity::zero(); poses.len()];
@@ -399,7 +441,9 @@ fn axis_vector(axis: Axis) -> Vec3 {
 /// Rapier collider for a scene shape.
 pub fn collider(shape: &Shape) -> Collider {
     match shape {
-        Shape::Box { half_extents: [x, y, z] } => Collider::cuboid(*x, *y, *z),
+        Shape::Box {
+            half_extents: [x, y, z],
+        } => Collider::cuboid(*x, *y, *z),
         Shape::Sphere { radius } => Collider::ball(*radius),
         Shape::Capsule {
             radius,
@@ -439,32 +483,44 @@ pub fn collider(shape: &Shape) -> Collider {
     }
 }
 
-/// The ground slab (top at `y = 0`) and, when the walls have height, four boundary walls.
-pub fn arena_collider(arena: &Arena) -> Collider {
+/// The collision group of the ground. Planar bodies leave it out of their filter: they glide
+/// on the ground plane with no contact at all (their drag is damping), which keeps the
+/// solver free of resting contacts.
+const GROUND: Group = Group::GROUP_1;
+
+/// The ground slab, top at `y = 0`, reaching under the walls.
+pub fn ground_collider(arena: &Arena) -> Collider {
     let outer = arena.half_extent + arena.wall_thickness;
-    let mut parts = vec![(
+    Collider::compound(vec![(
         Vec3::new(0.0, -0.5, 0.0),
         Quat::IDENTITY,
         Collider::cuboid(outer, 0.5, outer),
-    )];
-    if arena.wall_height > 0.0 {
-        let h = arena.wall_height / 2.0;
-        let t = arena.wall_thickness / 2.0;
-        let middle = arena.half_extent + t;
-        for sign in [-1.0, 1.0] {
-            parts.push((
-                Vec3::new(sign * middle, h, 0.0),
-                Quat::IDENTITY,
-                Collider::cuboid(t, h, outer),
-            ));
-            parts.push((
-                Vec3::new(0.0, h, sign * middle),
-                Quat::IDENTITY,
-                Collider::cuboid(outer, h, t),
-            ));
-        }
+    )])
+}
+
+/// The four boundary walls, or `None` when they have no height.
+pub fn walls_collider(arena: &Arena) -> Option<Collider> {
+    if arena.wall_height <= 0.0 {
+        return None;
     }
-    Collider::compound(parts)
+    let outer = arena.half_extent + arena.wall_thickness;
+    let h = arena.wall_height / 2.0;
+    let t = arena.wall_thickness / 2.0;
+    let middle = arena.half_extent + t;
+    let mut parts = Vec::with_capacity(4);
+    for sign in [-1.0, 1.0] {
+        parts.push((
+            Vec3::new(sign * middle, h, 0.0),
+            Quat::IDENTITY,
+            Collider::cuboid(t, h, outer),
+        ));
+        parts.push((
+            Vec3::new(0.0, h, sign * middle),
+            Quat::IDENTITY,
+            Collider::cuboid(outer, h, t),
+        ));
+    }
+    Some(Collider::compound(parts))
 }
 
 /// Every body gets the same component set, so all bodies share one archetype and Rapier
@@ -474,10 +530,15 @@ fn body_components(body: &Body, pose: Transform) -> impl Bundle {
         Some(mass) => ColliderMassProperties::Mass(mass),
         None => ColliderMassProperties::Density(body.density),
     };
-    let locked = if body.planar {
-        LockedAxes::TRANSLATION_LOCKED_Y | LockedAxes::ROTATION_LOCKED_X | LockedAxes::ROTATION_LOCKED_Z
+    let (locked, groups) = if body.planar {
+        (
+            LockedAxes::TRANSLATION_LOCKED_Y
+                | LockedAxes::ROTATION_LOCKED_X
+                | LockedAxes::ROTATION_LOCKED_Z,
+            CollisionGroups::new(Group::ALL, Group::ALL.difference(GROUND)),
+        )
     } else {
-        LockedAxes::empty()
+        (LockedAxes::empty(), CollisionGroups::default())
     };
     (
         match body.kind {
@@ -494,6 +555,7 @@ fn body_components(body: &Body, pose: Transform) -> impl Bundle {
         },
         GravityScale(body.gravity_scale),
         locked,
+        groups,
         Velocity::zero(),
         ExternalForce::default(),
         Sleeping::disabled(),
@@ -503,9 +565,17 @@ fn body_components(body: &Body, pose: Transform) -> impl Bundle {
 
 /// A joint whose frame sits at the anchors; the child's rest rotation relative to the
 /// parent defines angle zero.
-fn joint_data(kind: &JointKind, anchor_parent: [f32; 3], anchor_child: [f32; 3], rest: Quat) -> GenericJoint {
+fn joint_data(
+    kind: &JointKind,
+    anchor_parent: [f32; 3],
+    anchor_child: [f32; 3],
+    rest: Quat,
+) -> GenericJoint {
     let (mask, axis) = match kind {
-        JointKind::Revolute { axis, .. } => (JointAxesMask::LOCKED_REVOLUTE_AXES, Vec3::from(*axis).normalize()),
+        JointKind::Revolute { axis, .. } => (
+            JointAxesMask::LOCKED_REVOLUTE_AXES,
+            Vec3::from(*axis).normalize(),
+        ),
         JointKind::Fixed => (JointAxesMask::LOCKED_FIXED_AXES, Vec3::X),
     };
     // Rapier measures revolute angles about the joint frame's X axis.
@@ -541,16 +611,9 @@ fn apply_actions(
     for slot in sim.slots.iter().flatten() {
         let body = |i: usize| slot.bodies[i];
         // Forces are rebuilt from zero every step, then actuators add theirs.
-        for binding in &sim.bindings {
-            if let Drive::PlanarForce { body: b } | Drive::JointTorque { child: b, .. } = binding.drive {
-                if let Ok(mut force) = forces.get_mut(body(b)) {
-                    *force = ExternalForce::default();
-                }
-            }
-            if let Drive::JointTorque { parent, .. } = binding.drive {
-                if let Ok(mut force) = forces.get_mut(body(parent)) {
-                    *force = ExternalForce::default();
-                }
+        for &b in &sim.forced_bodies {
+            if let Ok(mut force) = forces.get_mut(body(b)) {
+                *force = ExternalForce::default();
             }
         }
         for binding in &sim.bindings {
@@ -572,7 +635,9 @@ fn apply_actions(
                     child,
                     axis,
                 } => {
-                    let parent_rotation = transforms.get(body(parent)).map_or(Quat::IDENTITY, |t| t.rotation);
+                    let parent_rotation = transforms
+                        .get(body(parent))
+                        .map_or(Quat::IDENTITY, |t| t.rotation);
                     let torque = parent_rotation * axis * (a[0] * binding.scale);
                     if let Ok(mut force) = forces.get_mut(body(child)) {
                         force.torque += torque;
@@ -583,10 +648,11 @@ fn apply_actions(
                 }
                 Drive::JointVelocity { child, gain } => {
                     if let Ok(mut joint) = joints.get_mut(body(child)) {
-                        joint
-                            .data
-                            .as_mut()
-                            .set_motor_velocity(JointAxis::AngX, a[0] * binding.scale, gain);
+                        joint.data.as_mut().set_motor_velocity(
+                            JointAxis::AngX,
+                            a[0] * binding.scale,
+                            gain,
+                        );
                     }
                 }
             }
@@ -602,7 +668,9 @@ fn observe_worlds(mut sim: ResMut<SimWorlds>, bodies: Query<(&Transform, &Veloci
             .bodies
             .iter()
             .map(|&e| {
-                let (pose, velocity) = bodies.get(e).expect("world bodies have poses and velocities");
+                let (pose, velocity) = bodies
+                    .get(e)
+                    .expect("world bodies have poses and velocities");
                 (*pose, *velocity)
             })
             .unzip();
@@ -611,4 +679,3 @@ fn observe_worlds(mut sim: ResMut<SimWorlds>, bodies: Query<(&Transform, &Veloci
         slot.steps += 1;
     }
 }
-

@@ -1,0 +1,153 @@
+//! End-to-end checks of the `prefrontal` binary and of the workspace's layering.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn prefrontal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_prefrontal"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn scene_check_summarises_every_shipped_scene() {
+    for name in ["reach", "two_rooms", "push", "reacher"] {
+        let file = format!("scenes/{name}.scene.ron");
+        let out = prefrontal(&["scene", "check", &file]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains(&format!("{file}: ok")), "{stdout}");
+        assert!(stdout.contains("actions      2 dims"), "{stdout}");
+    }
+}
+
+#[test]
+fn scene_check_reports_a_bad_scene_and_fails() {
+    let dir = std::env::temp_dir().join(format!("prefrontal-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.scene.ron");
+    let reach = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/reach.scene.ron"),
+    )
+    .unwrap();
+    std::fs::write(&bad, reach.replace("radius: 0.08", "radius: -0.08")).unwrap();
+    let out = prefrontal(&["scene", "check", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("error: {}:", bad.display()))
+            && stderr.contains("bodies[0] \"agent\".shape: radius must be positive"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn sim_runs_a_seeded_random_rollout_and_prints_statistics() {
+    let args = [
+        "sim",
+        "scenes/reach.scene.ron",
+        "--steps",
+        "250",
+        "--seed",
+        "3",
+        "--envs",
+        "2",
+        "--policy",
+        "random",
+    ];
+    let first = prefrontal(&args);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert!(stdout.contains("500 env-steps"), "{stdout}");
+    assert!(
+        stdout.contains("episodes ") && stdout.contains("success rate"),
+        "{stdout}"
+    );
+    // The statistics line is the same on a second run: rollouts are seeded.
+    let second = prefrontal(&args);
+    let stats = |s: &str| s.lines().last().unwrap_or_default().to_owned();
+    assert_eq!(stats(&stdout), stats(&text(&second.stdout)));
+}
+
+#[test]
+fn bench_sim_prints_a_row_per_scene() {
+    let out = prefrontal(&["bench", "sim", "--seconds", "0.05", "--envs", "1,2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for name in ["reach", "two_rooms", "push", "reacher"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        let rates: Vec<f64> = row
+            .split('|')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect();
+        assert!(rates.len() == 2 && rates.iter().all(|&r| r > 0.0), "{row}");
+    }
+}
+
+/// Dependency names of every package in Cargo.lock.
+fn lock_graph() -> BTreeMap<String, Vec<String>> {
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
+    let mut graph = BTreeMap::new();
+    for package in lock.split("[[package]]").skip(1) {
+        let name = package
+            .lines()
+            .find_map(|l| l.strip_prefix("name = \""))
+            .map(|n| n.trim_end_matches('"').to_owned())
+            .unwrap();
+        let deps = package
+            .split("dependencies = [")
+            .nth(1)
+            .map(|d| {
+                d.split(']')
+                    .next()
+                    .unwrap_or_default()
+                    .split('"')
+                    .skip(1)
+                    .step_by(2)
+                    .map(|dep| dep.split(' ').next().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        graph
+            .entry(name)
+            .or_insert_with(Vec::new)
+            .extend::<Vec<String>>(deps);
+    }
+    graph
+}
+
+fn reachable(graph: &BTreeMap<String, Vec<String>>, root: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(name) = stack.pop() {
+        if seen.insert(name.clone()) {
+            stack.extend(graph.get(&name).cloned().unwrap_or_default());
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_simulation_never_depends_on_burn() {
+    let graph = lock_graph();
+    let deps = reachable(&graph, "prefrontal-sim");
+    assert!(
+        deps.contains("bevy_rapier3d"),
+        "the lock file graph was not read"
+    );
+    let burn: Vec<_> = deps.iter().filter(|d| d.starts_with("burn")).collect();
+    assert!(burn.is_empty(), "prefrontal-sim depends on {burn:?}");
+}
