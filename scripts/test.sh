@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: system setup, formatting, then every crate's tests.
+# The whole test suite: system setup, formatting, then every crate's tests, closing with
+# one line that totals them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 cargo fmt --all -- --check
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
