@@ -130,10 +130,37 @@ impl Scene {
 struct Problem {
     field: String,
     message: String,
-    /// A quoted name near the problem, to find its line.
+    place: Place,
+}
+
+/// Where in the text a problem sits, found by searching: first the section `scope`, then
+/// `anchor` after it, then `key` shortly after that.
+#[derive(Default)]
+struct Place {
+    scope: Option<&'static str>,
     anchor: Option<String>,
-    /// The field key to look for after the anchor.
     key: Option<&'static str>,
+}
+
+/// How far after an anchor a key may be and still belong to it.
+const KEY_REACH: usize = 600;
+
+/// Byte offset of `key:` at or after `from`, where `key` is a whole identifier.
+fn find_key(text: &str, from: usize, key: &str) -> Option<usize> {
+    let pattern = format!("{key}:");
+    let mut start = from;
+    while let Some(found) = text[start..].find(&pattern) {
+        let at = start + found;
+        let preceded_by_ident = text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if !preceded_by_ident {
+            return Some(at);
+        }
+        start = at + pattern.len();
+    }
+    None
 }
 
 impl Problem {
@@ -141,33 +168,68 @@ impl Problem {
         Self {
             field: field.into(),
             message: message.into(),
-            anchor: None,
-            key: None,
+            place: Place::default(),
         }
     }
 
-    fn near(mut self, name: &str, key: Option<&'static str>) -> Self {
-        self.anchor = Some(format!("\"{name}\""));
-        self.key = key;
+    /// At the definition of the item called `name`, at its `key` when given.
+    fn at_item(mut self, name: &str, key: Option<&'static str>) -> Self {
+        self.place = Place {
+            scope: None,
+            anchor: Some(format!("name: \"{name}\"")),
+            key,
+        };
         self
     }
 
-    /// Finds the anchor's line (and the key's, when it follows the anchor closely).
+    /// At the reference `key: "value"` inside section `scope`, at `then` when given.
+    fn at_reference(
+        mut self,
+        scope: &'static str,
+        key: &'static str,
+        value: &str,
+        then: Option<&'static str>,
+    ) -> Self {
+        self.place = Place {
+            scope: Some(scope),
+            anchor: Some(format!("{key}: \"{value}\"")),
+            key: then,
+        };
+        self
+    }
+
+    /// At the first `key:` inside section `scope`, or anywhere.
+    fn at_key(mut self, scope: Option<&'static str>, key: &'static str) -> Self {
+        self.place = Place {
+            scope,
+            anchor: None,
+            key: Some(key),
+        };
+        self
+    }
+
     fn locate(&self, text: &str) -> Option<Location> {
-        let start = match &self.anchor {
-            Some(anchor) => text.find(anchor.as_str())?,
-            None => text.find(&format!("{}:", self.key?))?,
+        let place = &self.place;
+        let mut offset = match place.scope {
+            Some(scope) => find_key(text, 0, scope)?,
+            None => 0,
         };
-        let offset = match (self.anchor.as_ref(), self.key) {
-            (Some(_), Some(key)) => text[start..]
-                .find(&format!("{key}:"))
-                .filter(|&d| d < 600)
-                .map_or(start, |d| start + d),
-            _ => start,
-        };
+        if let Some(anchor) = &place.anchor {
+            offset += text[offset..].find(anchor.as_str())?;
+        }
+        if let Some(key) = place.key {
+            match find_key(text, offset, key) {
+                Some(at) if place.anchor.is_none() || at - offset < KEY_REACH => offset = at,
+                _ if place.anchor.is_none() => return None,
+                _ => {}
+            }
+        }
+        if place.anchor.is_none() && place.key.is_none() {
+            return None;
+        }
         let before = &text[..offset];
         let line = before.matches('\n').count() + 1;
-        let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
         Some(Location { line, column })
     }
 }
@@ -186,10 +248,8 @@ fn finite3(v: [f32; 3]) -> bool {
 
 fn check_physics(scene: &Scene) -> Result<(), Problem> {
     let p = &scene.physics;
-    let at = |key: &'static str, msg: String| {
-        let mut problem = Problem::new(format!("physics.{key}"), msg);
-        problem.key = Some(key);
-        problem
+    let at = |key: &'static str, message: String| {
+        Problem::new(format!("physics.{key}"), message).at_key(Some("physics"), key)
     };
     ensure(positive(p.control_hz), || {
         at(
@@ -205,47 +265,52 @@ fn check_physics(scene: &Scene) -> Result<(), Problem> {
     })
 }
 
-fn check_material(field: &str, m: &Material) -> Result<(), Problem> {
+/// Checks a material; `locate` places a problem with the given material key.
+fn check_material(
+    field: &str,
+    m: &Material,
+    locate: impl Fn(Problem, &'static str) -> Problem,
+) -> Result<(), Problem> {
+    let at = |key: &'static str, message: String| {
+        locate(Problem::new(format!("{field}.{key}"), message), key)
+    };
     ensure(m.friction.is_finite() && m.friction >= 0.0, || {
-        Problem::new(
-            format!("{field}.friction"),
-            format!("must be ≥ 0, got {}", m.friction),
-        )
+        at("friction", format!("must be ≥ 0, got {}", m.friction))
     })?;
     ensure((0.0..=1.0).contains(&m.restitution), || {
-        Problem::new(
-            format!("{field}.restitution"),
+        at(
+            "restitution",
             format!("must be in [0, 1], got {}", m.restitution),
         )
     })?;
     ensure(m.color.iter().all(|c| (0.0..=1.0).contains(c)), || {
-        Problem::new(
-            format!("{field}.color"),
+        at(
+            "color",
             format!("components must be in [0, 1], got {:?}", m.color),
         )
     })
 }
 
 fn check_arena(arena: &Arena) -> Result<(), Problem> {
+    let at = |key: &'static str, message: &str| {
+        Problem::new(format!("arena.{key}"), message).at_key(Some("arena"), key)
+    };
     ensure(positive(arena.half_extent), || {
-        Problem::new("arena.half_extent", "must be positive").near_key("half_extent")
+        at("half_extent", "must be positive")
     })?;
     ensure(
         arena.wall_height.is_finite() && arena.wall_height >= 0.0,
-        || Problem::new("arena.wall_height", "must be ≥ 0").near_key("wall_height"),
+        || at("wall_height", "must be ≥ 0"),
     )?;
     ensure(positive(arena.wall_thickness), || {
-        Problem::new("arena.wall_thickness", "must be positive").near_key("wall_thickness")
+        at("wall_thickness", "must be positive")
     })?;
-    check_material("arena.ground", &arena.ground)?;
-    check_material("arena.walls", &arena.walls)
-}
-
-impl Problem {
-    fn near_key(mut self, key: &'static str) -> Self {
-        self.key = Some(key);
-        self
-    }
+    check_material("arena.ground", &arena.ground, |p, key| {
+        p.at_key(Some("ground"), key)
+    })?;
+    check_material("arena.walls", &arena.walls, |p, key| {
+        p.at_key(Some("walls"), key)
+    })
 }
 
 fn check_shape(field: &str, shape: &Shape, allow_compound: bool) -> Result<(), Problem> {
@@ -303,19 +368,19 @@ fn body_field(i: usize, body: &Body) -> String {
 
 fn check_bodies(scene: &Scene) -> Result<(), Problem> {
     ensure(!scene.bodies.is_empty(), || {
-        Problem::new("bodies", "a scene needs at least one body")
+        Problem::new("bodies", "a scene needs at least one body").at_key(None, "bodies")
     })?;
     let mut names = HashSet::new();
     let reach = scene.arena.half_extent;
     for (i, body) in scene.bodies.iter().enumerate() {
         let field = body_field(i, body);
-        let at = |key: &'static str, msg: String| {
-            Problem::new(format!("{field}.{key}"), msg).near(&body.name, Some(key))
+        let at = |key: &'static str, message: String| {
+            Problem::new(format!("{field}.{key}"), message).at_item(&body.name, Some(key))
         };
         ensure(names.insert(body.name.as_str()), || {
             at("name", "another body has this name".into())
         })?;
-        check_shape(&field, &body.shape, true).map_err(|p| p.near(&body.name, Some("shape")))?;
+        check_shape(&field, &body.shape, true).map_err(|p| p.at_item(&body.name, Some("shape")))?;
         ensure(finite3(body.position) && finite3(body.rotation), || {
             at("position", "position and rotation must be finite".into())
         })?;
@@ -346,8 +411,9 @@ fn check_bodies(scene: &Scene) -> Result<(), Problem> {
         ensure(body.gravity_scale.is_finite(), || {
             at("gravity_scale", "must be finite".into())
         })?;
-        check_material(&format!("{field}.material"), &body.material)
-            .map_err(|p| p.near(&body.name, Some("material")))?;
+        check_material(&format!("{field}.material"), &body.material, |p, _| {
+            p.at_item(&body.name, Some("material"))
+        })?;
     }
     Ok(())
 }
@@ -357,8 +423,8 @@ fn check_joints(scene: &Scene) -> Result<(), Problem> {
     let mut parent_of: HashMap<&str, &str> = HashMap::new();
     for (i, joint) in scene.joints.iter().enumerate() {
         let field = format!("joints[{i}] \"{}\"", joint.name);
-        let at = |key: &'static str, msg: String| {
-            Problem::new(format!("{field}.{key}"), msg).near(&joint.name, Some(key))
+        let at = |key: &'static str, message: String| {
+            Problem::new(format!("{field}.{key}"), message).at_item(&joint.name, Some(key))
         };
         ensure(names.insert(joint.name.as_str()), || {
             at("name", "another joint has this name".into())
@@ -431,7 +497,7 @@ fn check_joints(scene: &Scene) -> Result<(), Problem> {
         while let Some(parent) = parent_of.get(body) {
             ensure(seen.insert(body), || {
                 Problem::new("joints", format!("joints form a cycle through \"{body}\""))
-                    .near(body, None)
+                    .at_reference("joints", "child", body, None)
             })?;
             body = parent;
         }
@@ -453,40 +519,48 @@ fn check_joints(scene: &Scene) -> Result<(), Problem> {
                     scene.bodies[index].position
                 ),
             )
-            .near(&joint.child, Some("position"))
+            .at_item(&joint.child, Some("position"))
         })?;
     }
     Ok(())
 }
 
-fn check_dynamic_body(scene: &Scene, field: &str, name: &str) -> Result<usize, Problem> {
-    let index = scene.body_index(name).ok_or_else(|| {
-        Problem::new(field, format!("no body is called \"{name}\"")).near(name, None)
-    })?;
+/// Resolves a reference `key: "name"` in section `scope` to a dynamic body.
+fn check_dynamic_body(
+    scene: &Scene,
+    field: &str,
+    scope: &'static str,
+    name: &str,
+) -> Result<usize, Problem> {
+    let problem =
+        |message: String| Problem::new(field, message).at_reference(scope, "body", name, None);
+    let index = scene
+        .body_index(name)
+        .ok_or_else(|| problem(format!("no body is called \"{name}\"")))?;
     ensure(scene.bodies[index].kind == BodyKind::Dynamic, || {
-        Problem::new(field, format!("\"{name}\" must be a Dynamic body")).near(name, None)
+        problem(format!("\"{name}\" must be a Dynamic body"))
     })?;
     Ok(index)
 }
 
+/// Resolves a reference `joint: "name"` in section `scope` to a revolute joint.
 fn check_revolute_joint(
     scene: &Scene,
     field: &str,
+    scope: &'static str,
     name: &str,
     needs_motor: bool,
 ) -> Result<usize, Problem> {
-    let index = scene.joint_index(name).ok_or_else(|| {
-        Problem::new(field, format!("no joint is called \"{name}\"")).near(name, None)
-    })?;
+    let problem =
+        |message: String| Problem::new(field, message).at_reference(scope, "joint", name, None);
+    let index = scene
+        .joint_index(name)
+        .ok_or_else(|| problem(format!("no joint is called \"{name}\"")))?;
     match &scene.joints[index].kind {
         JointKind::Revolute { motor, .. } => ensure(!needs_motor || motor.is_some(), || {
-            Problem::new(field, format!("joint \"{name}\" has no motor")).near(name, None)
+            problem(format!("joint \"{name}\" has no motor"))
         })?,
-        JointKind::Fixed => {
-            return Err(
-                Problem::new(field, format!("joint \"{name}\" is not Revolute")).near(name, None),
-            );
-        }
+        JointKind::Fixed => return Err(problem(format!("joint \"{name}\" is not Revolute"))),
     }
     Ok(index)
 }
@@ -497,22 +571,23 @@ fn check_actuators(scene: &Scene) -> Result<(), Problem> {
             "embodiment.actuators",
             "the agent needs at least one actuator",
         )
-        .near_key("actuators")
+        .at_key(Some("embodiment"), "actuators")
     })?;
+    const SCOPE: &str = "embodiment";
     for (i, actuator) in scene.embodiment.actuators.iter().enumerate() {
         let field = format!("embodiment.actuators[{i}]");
-        let scale = match actuator {
+        let (key, name, scale) = match actuator {
             Actuator::PlanarForce { body, scale } | Actuator::PlanarVelocity { body, scale } => {
-                check_dynamic_body(scene, &format!("{field}.body"), body)?;
-                scale
+                check_dynamic_body(scene, &format!("{field}.body"), SCOPE, body)?;
+                ("body", body, scale)
             }
             Actuator::JointTorque { joint, scale } => {
-                check_revolute_joint(scene, &format!("{field}.joint"), joint, false)?;
-                scale
+                check_revolute_joint(scene, &format!("{field}.joint"), SCOPE, joint, false)?;
+                ("joint", joint, scale)
             }
             Actuator::JointVelocity { joint, scale } => {
-                check_revolute_joint(scene, &format!("{field}.joint"), joint, true)?;
-                scale
+                check_revolute_joint(scene, &format!("{field}.joint"), SCOPE, joint, true)?;
+                ("joint", joint, scale)
             }
         };
         ensure(positive(*scale), || {
@@ -520,6 +595,7 @@ fn check_actuators(scene: &Scene) -> Result<(), Problem> {
                 format!("{field}.scale"),
                 format!("must be positive, got {scale}"),
             )
+            .at_reference(SCOPE, key, name, Some("scale"))
         })?;
     }
     Ok(())
@@ -537,7 +613,7 @@ fn check_action_space(scene: &Scene) -> Result<(), Problem> {
                     bounds.len()
                 ),
             )
-            .near_key(key)
+            .at_key(Some("action_space"), key)
         })?;
     }
     for (i, (lo, hi)) in space.low.iter().zip(&space.high).enumerate() {
@@ -546,7 +622,7 @@ fn check_action_space(scene: &Scene) -> Result<(), Problem> {
                 format!("action_space[{i}]"),
                 format!("needs finite low < high, got ({lo}, {hi})"),
             )
-            .near_key("low")
+            .at_key(None, "action_space")
         })?;
     }
     Ok(())
@@ -556,8 +632,8 @@ fn check_cameras(cameras: &[Camera]) -> Result<(), Problem> {
     let mut names = HashSet::new();
     for (i, camera) in cameras.iter().enumerate() {
         let field = format!("cameras[{i}] \"{}\"", camera.name);
-        let at = |key: &'static str, msg: String| {
-            Problem::new(format!("{field}.{key}"), msg).near(&camera.name, Some(key))
+        let at = |key: &'static str, message: String| {
+            Problem::new(format!("{field}.{key}"), message).at_item(&camera.name, Some(key))
         };
         ensure(names.insert(camera.name.as_str()), || {
             at("name", "another camera has this name".into())
@@ -597,91 +673,102 @@ fn check_cameras(cameras: &[Camera]) -> Result<(), Problem> {
     Ok(())
 }
 
-fn check_range(field: &str, anchor: &str, (lo, hi): (f32, f32)) -> Result<(), Problem> {
-    ensure(lo.is_finite() && hi.is_finite() && lo <= hi, || {
-        Problem::new(field, format!("needs finite min ≤ max, got ({lo}, {hi})")).near(anchor, None)
-    })
-}
-
 fn check_sampler(
     scene: &Scene,
-    field: &str,
+    scope: &'static str,
     sampler: &ConfigurationSampler,
 ) -> Result<(), Problem> {
     let jointed: HashSet<&str> = scene.joints.iter().map(|j| j.child.as_str()).collect();
     let reach = scene.arena.half_extent;
+    let range_problem = |field: String, (lo, hi): (f32, f32)| {
+        (!(lo.is_finite() && hi.is_finite() && lo <= hi))
+            .then(|| Problem::new(field, format!("needs finite min ≤ max, got ({lo}, {hi})")))
+    };
     for (i, placement) in sampler.bodies.iter().enumerate() {
-        let at = format!("{field}.bodies[{i}]");
-        check_dynamic_body(scene, &format!("{at}.body"), &placement.body)?;
-        ensure(!jointed.contains(placement.body.as_str()), || {
+        let at = format!("task.{scope}.bodies[{i}]");
+        let name = &placement.body;
+        check_dynamic_body(scene, &format!("{at}.body"), scope, name)?;
+        ensure(!jointed.contains(name.as_str()), || {
             Problem::new(
                 format!("{at}.body"),
-                format!(
-                    "\"{}\" hangs from a joint: sample the joint angle instead",
-                    placement.body
-                ),
+                format!("\"{name}\" hangs from a joint: sample the joint angle instead"),
             )
-            .near(&placement.body, None)
+            .at_reference(scope, "body", name, None)
         })?;
         for (key, range) in [("x", placement.x), ("z", placement.z)] {
-            check_range(&format!("{at}.{key}"), &placement.body, range)?;
-            ensure(range.0 >= -reach && range.1 <= reach, || {
-                Problem::new(
-                    format!("{at}.{key}"),
-                    format!("{range:?} reaches outside the arena (half extent {reach})"),
-                )
-                .near(&placement.body, None)
-            })?;
+            let problem = range_problem(format!("{at}.{key}"), range).or_else(|| {
+                (range.0 < -reach || range.1 > reach).then(|| {
+                    Problem::new(
+                        format!("{at}.{key}"),
+                        format!("{range:?} reaches outside the arena (half extent {reach})"),
+                    )
+                })
+            });
+            if let Some(problem) = problem {
+                return Err(problem.at_reference(scope, "body", name, Some(key)));
+            }
         }
-        if let Some(yaw) = placement.yaw {
-            check_range(&format!("{at}.yaw"), &placement.body, yaw)?;
+        if let Some(problem) = placement
+            .yaw
+            .and_then(|yaw| range_problem(format!("{at}.yaw"), yaw))
+        {
+            return Err(problem.at_reference(scope, "body", name, Some("yaw")));
         }
     }
     for (i, sample) in sampler.joints.iter().enumerate() {
-        let at = format!("{field}.joints[{i}]");
-        check_revolute_joint(scene, &format!("{at}.joint"), &sample.joint, false)?;
-        check_range(&format!("{at}.angle"), &sample.joint, sample.angle)?;
+        let at = format!("task.{scope}.joints[{i}]");
+        check_revolute_joint(scene, &format!("{at}.joint"), scope, &sample.joint, false)?;
+        if let Some(problem) = range_problem(format!("{at}.angle"), sample.angle) {
+            return Err(problem.at_reference(scope, "joint", &sample.joint, Some("angle")));
+        }
     }
     Ok(())
 }
 
 fn check_task(scene: &Scene) -> Result<(), Problem> {
     let task = &scene.task;
+    let at = |key: &'static str, message: &str| {
+        Problem::new(format!("task.{key}"), message).at_key(Some("task"), key)
+    };
     ensure(task.max_steps >= 1, || {
-        Problem::new("task.max_steps", "must be at least 1").near_key("max_steps")
+        at("max_steps", "must be at least 1")
     })?;
-    check_sampler(scene, "task.start", &task.start)?;
-    check_sampler(scene, "task.goal", &task.goal)?;
+    check_sampler(scene, "start", &task.start)?;
+    check_sampler(scene, "goal", &task.goal)?;
     ensure(!task.targets.is_empty(), || {
-        Problem::new("task.targets", "a task needs at least one target").near_key("targets")
+        at("targets", "a task needs at least one target")
     })?;
     for (i, target) in task.targets.iter().enumerate() {
         let field = format!("task.targets[{i}]");
-        ensure(scene.body_index(&target.body).is_some(), || {
-            Problem::new(
-                format!("{field}.body"),
-                format!("no body is called \"{}\"", target.body),
+        let problem = |key: &'static str, message: String| {
+            Problem::new(format!("{field}.{key}"), message).at_reference(
+                "targets",
+                "body",
+                &target.body,
+                Some(key),
             )
-            .near(&target.body, None)
+        };
+        ensure(scene.body_index(&target.body).is_some(), || {
+            problem("body", format!("no body is called \"{}\"", target.body))
         })?;
         ensure(finite3(target.offset), || {
-            Problem::new(format!("{field}.offset"), "must be finite")
+            problem("offset", "must be finite".into())
         })?;
         ensure(positive(target.position_tolerance), || {
-            Problem::new(format!("{field}.position_tolerance"), "must be positive")
+            problem("position_tolerance", "must be positive".into())
         })?;
         if let Some(yaw) = target.yaw_tolerance {
             ensure(positive(yaw), || {
-                Problem::new(format!("{field}.yaw_tolerance"), "must be positive")
+                problem("yaw_tolerance", "must be positive".into())
             })?;
         }
     }
     ensure(
         task.min_goal_distance.is_finite() && task.min_goal_distance >= 0.0,
-        || Problem::new("task.min_goal_distance", "must be ≥ 0").near_key("min_goal_distance"),
+        || at("min_goal_distance", "must be ≥ 0"),
     )?;
     ensure(
         task.min_body_separation.is_finite() && task.min_body_separation >= 0.0,
-        || Problem::new("task.min_body_separation", "must be ≥ 0").near_key("min_body_separation"),
+        || at("min_body_separation", "must be ≥ 0"),
     )
 }

@@ -488,7 +488,8 @@ fn a_joint_naming_a_missing_body_is_refused() {
 }
 
 #[test]
-fn other_invalid_scenes_are_refused_with_the_field() {
+fn other_invalid_scenes_are_refused_at_their_line_with_the_field() {
+    // (text in reach.scene.ron, its replacement, expected message)
     let cases = [
         (
             "low: [-1.0, -1.0]",
@@ -508,17 +509,22 @@ fn other_invalid_scenes_are_refused_with_the_field() {
         (
             "body: \"agent\", position_tolerance",
             "body: \"ghost\", position_tolerance",
-            "no body is called \"ghost\"",
+            "task.targets[0].body: no body is called \"ghost\"",
         ),
         (
-            "x: (-0.85, 0.85), z: (-0.85, 0.85))]),\n        goal",
-            "x: (-0.85, 3.0), z: (-0.85, 0.85))]),\n        goal",
-            "reaches outside the arena",
+            "z: (-0.85, 0.85))]),\n        goal",
+            "z: (-0.85, 3.0))]),\n        goal",
+            "task.start.bodies[0].z: (-0.85, 3.0) reaches outside the arena",
         ),
         (
             "fov_degrees: 45.0",
             "fov_degrees: 200.0",
-            "fov_degrees: must be in (0, 180)",
+            "cameras[0] \"top\".fov_degrees: must be in (0, 180)",
+        ),
+        (
+            "friction: 0.0",
+            "friction: -1.0",
+            "bodies[0] \"agent\".material.friction: must be ≥ 0",
         ),
     ];
     for (from, to, expected) in cases {
@@ -527,9 +533,14 @@ fn other_invalid_scenes_are_refused_with_the_field() {
             text.contains(from),
             "test case {from:?} no longer matches reach.scene.ron"
         );
-        let err = parse_error(&text.replacen(from, to, 1));
+        let bad = text.replacen(from, to, 1);
+        let err = parse_error(&bad);
         assert!(err.contains(expected), "{from} → {to}: {err}");
-        assert!(err.starts_with("scenes/bad.scene.ron"), "{err}");
+        let line = line_of(&bad, to.lines().next().unwrap());
+        assert!(
+            err.starts_with(&format!("scenes/bad.scene.ron:{line}:")),
+            "expected line {line}: {err}"
+        );
     }
 }
 
