@@ -239,11 +239,6 @@ impl VecEnv {
         self.app.world().resource::<SimWorlds>()
     }
 
-    /// The Bevy app holding the worlds.
-    pub fn app_mut(&mut self) -> &mut App {
-        &mut self.app
-    }
-
     /// The goal of environment `env`'s current episode.
     pub fn goal(&self, env: usize) -> Option<&Goal> {
         self.sim().slot(env).map(|slot| &slot.episode.goal)

@@ -102,14 +102,6 @@ impl ObservationLayout {
         }
     }
 
-    /// Index in `Observation::state` of the first value of scene body `body`, if dynamic.
-    pub fn state_offset(&self, body: usize) -> Option<usize> {
-        self.state_bodies
-            .iter()
-            .position(|&b| b == body)
-            .map(|i| i * STATE_PER_BODY)
-    }
-
     /// The observation of bodies at `poses` moving with `velocities` (scene order).
     pub fn observe(
         &self,

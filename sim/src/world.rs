@@ -10,7 +10,7 @@ use bevy_rapier3d::rapier::dynamics::{JointAxesMask, JointAxis};
 
 use crate::kinematics::Kinematics;
 use crate::observation::{Observation, ObservationLayout};
-use crate::scene::{Actuator, Arena, Axis, Body, BodyKind, JointKind, Scene, Shape};
+use crate::scene::{Actuator, Arena, Axis, Body, BodyKind, JointKind, Material, Scene, Shape};
 use crate::task::{self, Episode, Progress, SamplingError};
 
 /// The phases of one control step, in order, inside `FixedUpdate`. The agent orders its
@@ -263,16 +263,6 @@ impl SimWorlds {
         &self.layout
     }
 
-    /// Number of worlds.
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Whether there are no worlds.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
     /// World `index`, once it has been reset.
     pub fn slot(&self, index: usize) -> Option<&WorldSlot> {
         self.slots[index].as_ref()
@@ -355,35 +345,31 @@ pub fn spawn_world(world: &mut World, index: usize, episode: Episode) {
             WorldIndex(index),
         ))
         .id();
+    let fixture = |collider: Collider, memberships: Group, material: &Material| {
+        (
+            RigidBody::Fixed,
+            collider,
+            CollisionGroups::new(memberships, Group::ALL),
+            Friction::coefficient(material.friction),
+            Restitution::coefficient(material.restitution),
+            Transform::IDENTITY,
+            RapierContextEntityLink(context),
+            WorldIndex(index),
+        )
+    };
+    let arena_spec = &scene.arena;
     let mut arena = vec![
         world
-            .spawn((
-                RigidBody::Fixed,
-                ground_collider(&scene.arena),
-                CollisionGroups::new(GROUND, Group::ALL),
-                Friction::coefficient(scene.arena.ground.friction),
-                Restitution::coefficient(scene.arena.ground.restitution),
-                Transform::IDENTITY,
-                RapierContextEntityLink(context),
-                WorldIndex(index),
+            .spawn(fixture(
+                ground_collider(arena_spec),
+                GROUND,
+                &arena_spec.ground,
             ))
             .id(),
     ];
-    if let Some(walls) = walls_collider(&scene.arena) {
-        arena.push(
-            world
-                .spawn((
-                    RigidBody::Fixed,
-                    walls,
-                    CollisionGroups::new(Group::ALL.difference(GROUND), Group::ALL),
-                    Friction::coefficient(scene.arena.walls.friction),
-                    Restitution::coefficient(scene.arena.walls.restitution),
-                    Transform::IDENTITY,
-                    RapierContextEntityLink(context),
-                    WorldIndex(index),
-                ))
-                .id(),
-        );
+    if let Some(walls) = walls_collider(arena_spec) {
+        let walls = fixture(walls, Group::ALL.difference(GROUND), &arena_spec.walls);
+        arena.push(world.spawn(walls).id());
     }
     let bodies: Vec<Entity> = scene
         .bodies
