@@ -13,8 +13,9 @@ if [ "$(printf '%s\n%s\n' "$need_rust" "$have_rust" | sort -V | head -n1)" != "$
     exit 1
 fi
 
-# A C toolchain and pkg-config for crates that build C code.
-packages=(build-essential pkg-config)
+# A C toolchain and pkg-config for crates that build C code; the Vulkan loader and Mesa's
+# software Vulkan driver (lavapipe), so that Bevy renders headless on machines without a GPU.
+packages=(build-essential pkg-config libvulkan1 mesa-vulkan-drivers)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use prefrontal_sim::policy::RandomPolicy;
-use prefrontal_sim::{Action, Scene, VecEnv};
+use prefrontal_sim::{Action, RenderOptions, Scene, VecEnv};
 
 #[derive(Debug, clap::Args)]
 pub struct SimBenchArgs {
@@ -36,9 +36,25 @@ fn scene_files(folder: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Env-steps per second of `envs` environments under random actions (auto-reset on).
-fn measure(scene: &Scene, envs: usize, seconds: f64) -> Result<f64> {
-    let mut env = VecEnv::new(scene.clone(), envs)?;
+#[derive(Debug, clap::Args)]
+pub struct RenderBenchArgs {
+    /// The scene to render.
+    #[arg(long, default_value = "scenes/push.scene.ron")]
+    scene: PathBuf,
+    /// Environment counts to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,16")]
+    envs: Vec<usize>,
+    /// Square frame sizes to measure.
+    #[arg(long, value_delimiter = ',', default_value = "64,128")]
+    sizes: Vec<u32>,
+    /// Seconds of stepping per measurement, after a warm-up.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+}
+
+/// Env-steps per second of `env` under random actions (auto-reset on).
+fn measure(mut env: VecEnv, seconds: f64) -> Result<f64> {
+    let envs = env.num_envs();
     let seeds: Vec<u64> = (0..envs as u64).collect();
     env.reset(&seeds)?;
     let space = env.action_space();
@@ -60,6 +76,36 @@ fn measure(scene: &Scene, envs: usize, seconds: f64) -> Result<f64> {
     Ok((steps * envs as u64) as f64 / start.elapsed().as_secs_f64())
 }
 
+pub fn run_render_bench(args: &RenderBenchArgs) -> Result<()> {
+    let scene = Scene::load(&args.scene)?;
+    println!(
+        "rendered, read-back frames/s of scene \"{}\", physics included",
+        scene.name
+    );
+    print!("| frame |");
+    for envs in &args.envs {
+        print!(
+            " {envs} env{} (frames/s) |",
+            if *envs == 1 { "" } else { "s" }
+        );
+    }
+    println!();
+    println!("|---|{}", "---:|".repeat(args.envs.len()));
+    for &size in &args.sizes {
+        print!("| {size}×{size} |");
+        for &envs in &args.envs {
+            let options = RenderOptions {
+                camera: None,
+                resolution: Some((size, size)),
+            };
+            let env = VecEnv::with_rendering(scene.clone(), envs, options)?;
+            print!(" {:.0} |", measure(env, args.seconds)?);
+        }
+        println!();
+    }
+    Ok(())
+}
+
 pub fn run_sim_bench(args: &SimBenchArgs) -> Result<()> {
     let files = scene_files(&args.scenes)?;
     print!("| scene |");
@@ -75,7 +121,7 @@ pub fn run_sim_bench(args: &SimBenchArgs) -> Result<()> {
         let scene = Scene::load(&file)?;
         print!("| {} |", scene.name);
         for &envs in &args.envs {
-            let rate = measure(&scene, envs, args.seconds)?;
+            let rate = measure(VecEnv::new(scene.clone(), envs)?, args.seconds)?;
             print!(" {rate:.0} |");
         }
         println!();

@@ -3,11 +3,18 @@
 
 use std::sync::Arc;
 
-use bevy::app::{App, TaskPoolPlugin};
+use bevy::DefaultPlugins;
+use bevy::app::{App, PluginGroup, TaskPoolPlugin};
+use bevy::render::RenderPlugin;
 use bevy::time::{TimePlugin, TimeUpdateStrategy};
 use bevy::transform::TransformPlugin;
+use bevy::window::{ExitCondition, WindowPlugin};
 
 use crate::observation::Observation;
+use crate::render::{
+    Frame, PoseOverrides, Readback, RenderError, RenderOptions, RenderTargets, SimRenderPlugin,
+    TileCamera,
+};
 use crate::scene::Scene;
 use crate::task::{Goal, SamplingError, episode_seed};
 use crate::world::{ActionError, SimPlugin, SimWorlds, despawn_worlds, spawn_world};
@@ -130,6 +137,12 @@ pub enum SimError {
     /// The scene's task cannot be sampled.
     #[error(transparent)]
     Sampling(#[from] SamplingError),
+    /// Rendering could not be set up.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Frames were asked of an environment built without rendering.
+    #[error("this environment was built without rendering (use with_rendering)")]
+    NotRendering,
     /// One `App::update` did not run exactly one control step.
     #[error("the fixed clock ran {0} control steps in one update instead of 1")]
     Clock(u32),
@@ -153,37 +166,160 @@ pub struct VecEnv {
     scene: Arc<Scene>,
     episodes: Vec<Option<EpisodeState>>,
     auto_reset: bool,
+    /// Present when the worlds are rendered.
+    readback: Option<Readback>,
 }
 
+/// Updates that a fresh renderer gets to produce its first complete frame.
+const WARM_UP_UPDATES: u32 = 50;
+
 impl VecEnv {
-    /// Builds `num_envs` worlds of `scene`, with auto-reset.
+    /// Builds `num_envs` worlds of `scene`, physics only, with auto-reset.
     pub fn new(scene: Scene, num_envs: usize) -> Result<Self, SimError> {
         if num_envs == 0 {
             return Err(SimError::NoEnvs);
         }
-        let scene = Arc::new(scene);
         let mut app = App::new();
-        app.add_plugins((
-            TaskPoolPlugin::default(),
-            TimePlugin,
-            TransformPlugin,
-            SimPlugin {
-                scene: scene.clone(),
-                worlds: num_envs,
-            },
-        ))
+        app.add_plugins((TaskPoolPlugin::default(), TimePlugin, TransformPlugin));
+        Ok(Self::assemble(app, Arc::new(scene), num_envs, None))
+    }
+
+    /// Builds `num_envs` worlds of `scene` whose observations carry camera frames, rendered
+    /// by Bevy's renderer (on the GPU, or on Mesa's software Vulkan without one).
+    pub fn with_rendering(
+        scene: Scene,
+        num_envs: usize,
+        options: RenderOptions,
+    ) -> Result<Self, SimError> {
+        if num_envs == 0 {
+            return Err(SimError::NoEnvs);
+        }
+        let scene = Arc::new(scene);
+        let render = SimRenderPlugin {
+            scene: scene.clone(),
+            worlds: num_envs,
+            options,
+        };
+        render.camera()?;
+        let mut app = App::new();
+        app.add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: None,
+                    exit_condition: ExitCondition::DontExit,
+                    ..Default::default()
+                })
+                .set(RenderPlugin {
+                    // Pipelines compile before the frame that needs them: no blank frames.
+                    synchronous_pipeline_compilation: true,
+                    ..Default::default()
+                }),
+        );
+        let mut env = Self::assemble(app, scene, num_envs, Some(render));
+        env.warm_up()?;
+        Ok(env)
+    }
+
+    fn assemble(
+        mut app: App,
+        scene: Arc<Scene>,
+        num_envs: usize,
+        render: Option<SimRenderPlugin>,
+    ) -> Self {
+        app.add_plugins(SimPlugin {
+            scene: scene.clone(),
+            worlds: num_envs,
+        })
         // Each update advances the fixed clock by exactly one period: one control step.
         .insert_resource(TimeUpdateStrategy::FixedTimesteps(1));
+        let rendering = render.is_some();
+        if let Some(render) = render {
+            app.add_plugins(render);
+        }
         app.finish();
         app.cleanup();
         // The first update runs the startup schedules; no world exists yet.
         app.update();
-        Ok(Self {
+        let readback = rendering.then(|| Readback::new(&app));
+        Self {
             app,
             scene,
             episodes: vec![None; num_envs],
             auto_reset: true,
-        })
+            readback,
+        }
+    }
+
+    /// Renders until every tile shows more than one colour (the arena): shaders and
+    /// pipelines are ready, so no episode ever sees a blank frame.
+    fn warm_up(&mut self) -> Result<(), SimError> {
+        for _ in 0..WARM_UP_UPDATES {
+            let frames = self.render_now();
+            let ready = frames.iter().all(|frame| {
+                let corner = &frame.pixels[..3];
+                frame.pixels.chunks(3).any(|pixel| pixel != corner)
+            });
+            if ready && !frames.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(RenderError::NotReady(WARM_UP_UPDATES).into())
+    }
+
+    /// Runs one update that renders without advancing the simulation, and reads it back.
+    fn render_now(&mut self) -> Vec<Frame> {
+        self.app
+            .insert_resource(TimeUpdateStrategy::FixedTimesteps(0));
+        self.app.update();
+        self.app
+            .insert_resource(TimeUpdateStrategy::FixedTimesteps(1));
+        self.read_frames()
+    }
+
+    fn read_frames(&self) -> Vec<Frame> {
+        self.readback
+            .as_ref()
+            .map(|readback| readback.frames(&self.app))
+            .unwrap_or_default()
+    }
+
+    /// Stores freshly read frames of environments `envs` in their observations.
+    fn attach_frames(&mut self, frames: Vec<Frame>, envs: &[usize]) {
+        let mut sim = self.app.world_mut().resource_mut::<SimWorlds>();
+        for (env, frame) in frames.into_iter().enumerate() {
+            if envs.contains(&env) {
+                sim.set_frame(env, frame);
+            }
+        }
+    }
+
+    /// The camera the frames are rendered through, when rendering.
+    pub fn camera(&self) -> Option<&TileCamera> {
+        self.readback
+            .as_ref()
+            .map(|_| self.app.world().resource::<RenderTargets>().camera())
+    }
+
+    /// Renders every environment placed in its goal configuration: the goal images of the
+    /// current episodes. Physics is untouched. Needs rendering and a reset.
+    pub fn goal_frames(&mut self) -> Result<Vec<Frame>, SimError> {
+        if self.readback.is_none() {
+            return Err(SimError::NotRendering);
+        }
+        let sim = self.sim();
+        let poses = (0..self.num_envs())
+            .map(|env| {
+                let slot = sim.slot(env).ok_or(SimError::NotReset(env))?;
+                Ok(Some(
+                    sim.kinematics().poses(&slot.episode.goal.configuration),
+                ))
+            })
+            .collect::<Result<Vec<_>, SimError>>()?;
+        let cleared = vec![None; poses.len()];
+        self.app.insert_resource(PoseOverrides(poses));
+        let frames = self.render_now();
+        self.app.insert_resource(PoseOverrides(cleared));
+        Ok(frames)
     }
 
     /// Number of environments.
@@ -291,6 +427,10 @@ impl VecEnv {
         for (&env, episode) in indices.iter().zip(episodes) {
             spawn_world(world, env, episode);
         }
+        if self.readback.is_some() {
+            let frames = self.render_now();
+            self.attach_frames(frames, &indices);
+        }
         Ok(())
     }
 
@@ -342,6 +482,11 @@ impl VecEnv {
         let ran = self.sim().slot(0).expect("reset").steps - steps_before[0];
         if ran != 1 {
             return Err(SimError::Clock(ran));
+        }
+        if self.readback.is_some() {
+            let frames = self.read_frames();
+            let all: Vec<usize> = (0..self.num_envs()).collect();
+            self.attach_frames(frames, &all);
         }
         let max_steps = self.scene.task.max_steps;
         let mut results = Vec::with_capacity(self.num_envs());
@@ -400,6 +545,23 @@ impl Env {
         let mut inner = VecEnv::new(scene, 1)?;
         inner.auto_reset = false;
         Ok(Self { inner })
+    }
+
+    /// Builds one rendered world of `scene`.
+    pub fn with_rendering(scene: Scene, options: RenderOptions) -> Result<Self, SimError> {
+        let mut inner = VecEnv::with_rendering(scene, 1, options)?;
+        inner.auto_reset = false;
+        Ok(Self { inner })
+    }
+
+    /// The goal image of the current episode.
+    pub fn goal_frame(&mut self) -> Result<Frame, SimError> {
+        Ok(self.inner.goal_frames()?.remove(0))
+    }
+
+    /// The camera the frames are rendered through, when rendering.
+    pub fn camera(&self) -> Option<&TileCamera> {
+        self.inner.camera()
     }
 
     /// Starts the episode with this seed.

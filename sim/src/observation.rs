@@ -6,12 +6,14 @@ use bevy::transform::components::Transform;
 use bevy_rapier3d::prelude::Velocity;
 
 use crate::kinematics::Kinematics;
+use crate::render::Frame;
 use crate::scene::{Actuator, BodyKind, JointKind, Scene};
 
-/// What an environment returns after a reset or a step. Rendered camera frames join this
-/// struct with the rendering layer.
+/// What an environment returns after a reset or a step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
+    /// The camera frame of this state, when the environment renders.
+    pub frame: Option<Frame>,
     /// Proprioception, one group per actuator: `[x, z, vx, vz]` of a planar-driven body,
     /// `[angle, angular velocity]` of a driven joint.
     pub proprio: Vec<f32>,
@@ -138,6 +140,10 @@ impl ObservationLayout {
             state.extend(velocity.linear.to_array());
             state.extend(velocity.angular.to_array());
         }
-        Observation { proprio, state }
+        Observation {
+            frame: None,
+            proprio,
+            state,
+        }
     }
 }

@@ -10,6 +10,7 @@ use bevy_rapier3d::rapier::dynamics::{JointAxesMask, JointAxis};
 
 use crate::kinematics::Kinematics;
 use crate::observation::{Observation, ObservationLayout};
+use crate::render::Frame;
 use crate::scene::{Actuator, Arena, Axis, Body, BodyKind, JointKind, Material, Scene, Shape};
 use crate::task::{self, Episode, Progress, SamplingError};
 
@@ -138,6 +139,13 @@ pub struct WorldSlot {
     pub observation: Observation,
     /// The latest distance to the goal.
     pub progress: Progress,
+}
+
+impl WorldSlot {
+    /// The entity of scene body `index`.
+    pub fn body(&self, index: usize) -> Entity {
+        self.bodies[index]
+    }
 }
 
 /// All worlds of a `SimPlugin`, with the compiled scene they share.
@@ -284,6 +292,13 @@ impl SimWorlds {
         }
     }
 
+    /// Attaches the rendered frame of world `index`'s current state to its observation.
+    pub fn set_frame(&mut self, index: usize, frame: Frame) {
+        if let Some(slot) = self.slots[index].as_mut() {
+            slot.observation.frame = Some(frame);
+        }
+    }
+
     /// Sets the action world `index` applies at its next step. Refused actions (see
     /// `check_action`) change nothing; components outside the action space are clipped
     /// to its bounds. Returns whether clipping changed the action.
@@ -361,14 +376,19 @@ pub fn spawn_world(world: &mut World, index: usize, episode: Episode) {
     let mut arena = vec![
         world
             .spawn(fixture(
-                ground_collider(arena_spec),
+                boxes_collider(&[ground_half_extents(arena_spec)]),
                 GROUND,
                 &arena_spec.ground,
             ))
             .id(),
     ];
-    if let Some(walls) = walls_collider(arena_spec) {
-        let walls = fixture(walls, Group::ALL.difference(GROUND), &arena_spec.walls);
+    let walls = wall_boxes(arena_spec);
+    if !walls.is_empty() {
+        let walls = fixture(
+            boxes_collider(&walls),
+            Group::ALL.difference(GROUND),
+            &arena_spec.walls,
+        );
         arena.push(world.spawn(walls).id());
     }
     let bodies: Vec<Entity> = scene
@@ -474,39 +494,45 @@ pub fn collider(shape: &Shape) -> Collider {
 /// solver free of resting contacts.
 const GROUND: Group = Group::GROUP_1;
 
-/// The ground slab, top at `y = 0`, reaching under the walls.
-pub fn ground_collider(arena: &Arena) -> Collider {
+/// Half extents and centre of the ground slab: top at `y = 0`, reaching under the walls.
+pub fn ground_half_extents(arena: &Arena) -> (Vec3, Vec3) {
     let outer = arena.half_extent + arena.wall_thickness;
-    Collider::compound(vec![(
-        Vec3::new(0.0, -0.5, 0.0),
-        Quat::IDENTITY,
-        Collider::cuboid(outer, 0.5, outer),
-    )])
+    (Vec3::new(outer, 0.5, outer), Vec3::new(0.0, -0.5, 0.0))
 }
 
-/// The four boundary walls, or `None` when they have no height.
-pub fn walls_collider(arena: &Arena) -> Option<Collider> {
+/// Half extents and centres of the four boundary walls (none when they have no height).
+pub fn wall_boxes(arena: &Arena) -> Vec<(Vec3, Vec3)> {
     if arena.wall_height <= 0.0 {
-        return None;
+        return Vec::new();
     }
     let outer = arena.half_extent + arena.wall_thickness;
     let h = arena.wall_height / 2.0;
     let t = arena.wall_thickness / 2.0;
     let middle = arena.half_extent + t;
-    let mut parts = Vec::with_capacity(4);
-    for sign in [-1.0, 1.0] {
-        parts.push((
-            Vec3::new(sign * middle, h, 0.0),
-            Quat::IDENTITY,
-            Collider::cuboid(t, h, outer),
-        ));
-        parts.push((
-            Vec3::new(0.0, h, sign * middle),
-            Quat::IDENTITY,
-            Collider::cuboid(outer, h, t),
-        ));
-    }
-    Some(Collider::compound(parts))
+    [-1.0, 1.0]
+        .into_iter()
+        .flat_map(|sign| {
+            [
+                (Vec3::new(t, h, outer), Vec3::new(sign * middle, h, 0.0)),
+                (Vec3::new(outer, h, t), Vec3::new(0.0, h, sign * middle)),
+            ]
+        })
+        .collect()
+}
+
+fn boxes_collider(boxes: &[(Vec3, Vec3)]) -> Collider {
+    Collider::compound(
+        boxes
+            .iter()
+            .map(|(half, centre)| {
+                (
+                    *centre,
+                    Quat::IDENTITY,
+                    Collider::cuboid(half.x, half.y, half.z),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// Every body gets the same component set, so all bodies share one archetype and Rapier

@@ -1,0 +1,192 @@
+//! Camera frames: alignment with the simulated state, determinism, content. These run on
+//! whatever Vulkan device Bevy finds: Mesa's lavapipe on machines without a GPU.
+
+use std::path::{Path, PathBuf};
+
+use bevy::math::Vec3;
+use prefrontal_sim::{Action, Env, Frame, RenderOptions, Scene, VecEnv};
+
+fn scene(name: &str) -> Scene {
+    let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes");
+    Scene::load(dir.join(format!("{name}.scene.ron"))).expect("shipped scenes load")
+}
+
+/// Centroid, in pixels, of the pixels that `matches` picks (`None` when none do).
+fn centroid(frame: &Frame, matches: impl Fn([u8; 3]) -> bool) -> Option<(f32, f32, usize)> {
+    let (mut sx, mut sy, mut n) = (0.0, 0.0, 0);
+    for y in 0..frame.height {
+        for x in 0..frame.width {
+            if matches(frame.pixel(x, y)) {
+                sx += x as f32 + 0.5;
+                sy += y as f32 + 0.5;
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then(|| (sx / n as f32, sy / n as f32, n))
+}
+
+fn reddish([r, g, b]: [u8; 3]) -> bool {
+    r > 150 && r as i32 - g as i32 > 60 && r as i32 - b as i32 > 60
+}
+
+fn bluish([r, g, b]: [u8; 3]) -> bool {
+    b > 120 && b as i32 - r as i32 > 50 && b as i32 - g as i32 > 30
+}
+
+fn greenish([r, g, b]: [u8; 3]) -> bool {
+    g > 120 && g as i32 - r as i32 > 50 && g as i32 - b as i32 > 40
+}
+
+#[test]
+fn the_agent_appears_where_the_camera_projects_it_at_every_step() {
+    let mut env = Env::with_rendering(scene("reach"), RenderOptions::default()).unwrap();
+    let camera = env.camera().unwrap().clone();
+    let (mut observation, _) = env.reset(3).unwrap();
+    // Swing the agent around at full force so a one-step lag would show as pixels of error.
+    for step in 0..40 {
+        let frame = observation
+            .frame
+            .as_ref()
+            .expect("rendering envs return frames");
+        assert_eq!((frame.width, frame.height), (64, 64));
+        let agent = Vec3::new(
+            observation.state[0],
+            observation.state[1],
+            observation.state[2],
+        );
+        let expected = camera.project(agent).unwrap();
+        let (x, y, n) = centroid(frame, reddish).expect("the agent is visible");
+        assert!(n >= 8, "step {step}: only {n} agent pixels");
+        let error = (x - expected.x).hypot(y - expected.y);
+        assert!(
+            error < 0.75,
+            "step {step}: agent drawn at ({x:.2}, {y:.2}), projects to ({:.2}, {:.2})",
+            expected.x,
+            expected.y
+        );
+        let action = Action(vec![(step as f32 * 0.7).cos(), (step as f32 * 0.5).sin()]);
+        let result = env.step(&action).unwrap();
+        assert!(!result.truncated);
+        observation = result.observation;
+    }
+}
+
+#[test]
+fn frames_are_byte_identical_for_the_same_seed() {
+    let run = || {
+        let mut env = VecEnv::with_rendering(scene("push"), 3, RenderOptions::default()).unwrap();
+        let mut frames = Vec::new();
+        for (observation, _) in env.reset(&[5, 6, 7]).unwrap() {
+            frames.push(observation.frame.unwrap());
+        }
+        for t in 0..20 {
+            let actions: Vec<Action> = (0..3)
+                .map(|i| Action(vec![((t + i) as f32).sin(), ((t * i) as f32).cos()]))
+                .collect();
+            for step in env.step(&actions).unwrap() {
+                frames.push(step.observation.frame.unwrap());
+            }
+        }
+        frames.extend(env.goal_frames().unwrap());
+        frames
+    };
+    let first = run();
+    let second = run();
+    assert_eq!(first.len(), second.len());
+    for (i, (a, b)) in first.iter().zip(&second).enumerate() {
+        assert!(a == b, "frame {i} differs between two runs");
+    }
+}
+
+#[test]
+fn frames_show_the_objects_and_change_with_actions() {
+    let mut env = Env::with_rendering(scene("push"), RenderOptions::default()).unwrap();
+    let (start, _) = env.reset(11).unwrap();
+    let start_frame = start.frame.unwrap();
+    assert!(
+        centroid(&start_frame, bluish).is_some(),
+        "the blue pusher is visible"
+    );
+    assert!(
+        centroid(&start_frame, greenish).is_some(),
+        "the green block is visible"
+    );
+    let goal = env.goal_frame().unwrap();
+    assert_ne!(
+        goal, start_frame,
+        "the goal image differs from the start image"
+    );
+    assert!(
+        centroid(&goal, greenish).is_some(),
+        "the goal image shows the block"
+    );
+    let mut previous = start_frame;
+    for _ in 0..5 {
+        let frame = env
+            .step(&Action(vec![0.8, -0.6]))
+            .unwrap()
+            .observation
+            .frame
+            .unwrap();
+        assert_ne!(
+            frame, previous,
+            "consecutive frames under a non-zero action differ"
+        );
+        previous = frame;
+    }
+}
+
+#[test]
+fn every_task_renders_at_the_requested_resolution() {
+    for (task, colour) in [
+        ("reach", reddish as fn([u8; 3]) -> bool),
+        ("two_rooms", reddish),
+        ("push", greenish),
+        ("reacher", reddish),
+    ] {
+        let options = RenderOptions {
+            camera: None,
+            resolution: Some((96, 80)),
+        };
+        let mut env = VecEnv::with_rendering(scene(task), 2, options).unwrap();
+        let observations = env.reset(&[1, 2]).unwrap();
+        for (observation, _) in &observations {
+            let frame = observation.frame.as_ref().unwrap();
+            assert_eq!(
+                (frame.width, frame.height, frame.pixels.len()),
+                (96, 80, 96 * 80 * 3)
+            );
+            assert!(
+                centroid(frame, colour).is_some(),
+                "{task}: the agent is visible"
+            );
+        }
+        assert_ne!(
+            observations[0].0.frame, observations[1].0.frame,
+            "{task}: seeds 1 and 2 look alike"
+        );
+    }
+}
+
+#[test]
+fn rendering_options_are_checked() {
+    let unknown = RenderOptions {
+        camera: Some("side".into()),
+        resolution: None,
+    };
+    let err = Env::with_rendering(scene("reach"), unknown).unwrap_err();
+    assert!(
+        err.to_string().contains("no camera called \"side\""),
+        "{err}"
+    );
+    let huge = RenderOptions {
+        camera: None,
+        resolution: Some((4096, 64)),
+    };
+    let err = Env::with_rendering(scene("reach"), huge).unwrap_err();
+    assert!(err.to_string().contains("outside 1..=1024"), "{err}");
+    let mut plain = Env::new(scene("reach")).unwrap();
+    plain.reset(0).unwrap();
+    assert!(plain.goal_frame().is_err());
+}
