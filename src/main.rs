@@ -1,6 +1,7 @@
 //! The `prefrontal` command line: one binary for scenes, simulation and benchmarks.
 
 mod bench;
+mod data;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,13 @@ enum Command {
     },
     /// Run a headless rollout and print reward and success statistics.
     Sim(SimArgs),
+    /// Record rendered episodes into a dataset (created, or appended to).
+    Collect(data::CollectArgs),
+    /// Inspect datasets.
+    Dataset {
+        #[command(subcommand)]
+        command: DatasetCommand,
+    },
     /// Measure throughput and print a table.
     Bench {
         #[command(subcommand)]
@@ -41,6 +49,17 @@ enum SceneCommand {
         /// The `*.scene.ron` file.
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DatasetCommand {
+    /// Counts, sizes, action and state statistics; names unreadable shards.
+    Info {
+        /// The dataset folder.
+        dir: PathBuf,
+    },
+    /// Write one episode's frames as PNG files or a GIF.
+    ExportFrames(data::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +118,13 @@ fn run(cli: Cli) -> Result<()> {
             command: SceneCommand::Check { file },
         } => check_scene(&file),
         Command::Sim(args) => run_sim(&args),
+        Command::Collect(args) => data::run_collect(&args),
+        Command::Dataset {
+            command: DatasetCommand::Info { dir },
+        } => data::run_info(&dir),
+        Command::Dataset {
+            command: DatasetCommand::ExportFrames(args),
+        } => data::run_export(&args),
         Command::Bench {
             command: BenchCommand::Sim(args),
         } => bench::run_sim_bench(&args),

@@ -151,3 +151,120 @@ fn the_simulation_never_depends_on_burn() {
     let burn: Vec<_> = deps.iter().filter(|d| d.starts_with("burn")).collect();
     assert!(burn.is_empty(), "prefrontal-sim depends on {burn:?}");
 }
+
+#[test]
+fn collect_info_and_export_frames_work_together() {
+    let dir = std::env::temp_dir().join(format!("prefrontal-collect-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let out = prefrontal(&[
+        "collect",
+        "--scene",
+        "scenes/reach.scene.ron",
+        "--episodes",
+        "3",
+        "--steps",
+        "10",
+        "--seed",
+        "4",
+        "--policy",
+        "smooth",
+        "--envs",
+        "2",
+        "--out",
+        data_arg,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("added 3 episodes"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let info = prefrontal(&["dataset", "info", data_arg]);
+    assert!(info.status.success(), "{}", text(&info.stderr));
+    let stdout = text(&info.stdout);
+    for expected in [
+        "scene        reach",
+        "64×64 RGB",
+        "episodes     3 (30 steps, 33 frames)",
+        "agent.force.x",
+        "agent.pos.z",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in\n{stdout}"
+        );
+    }
+
+    let frames = dir.join("frames");
+    let export = prefrontal(&[
+        "dataset",
+        "export-frames",
+        data_arg,
+        "--episode",
+        "1",
+        "--out",
+        frames.to_str().unwrap(),
+    ]);
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    assert_eq!(
+        std::fs::read_dir(&frames).unwrap().count(),
+        11,
+        "T+1 PNG frames"
+    );
+    let gif = prefrontal(&[
+        "dataset",
+        "export-frames",
+        data_arg,
+        "--episode",
+        "1",
+        "--out",
+        frames.to_str().unwrap(),
+        "--format",
+        "gif",
+    ]);
+    assert!(gif.status.success(), "{}", text(&gif.stderr));
+    assert!(
+        std::fs::read(frames.join("episode_000001.gif"))
+            .unwrap()
+            .starts_with(b"GIF89a")
+    );
+    let missing = prefrontal(&[
+        "dataset",
+        "export-frames",
+        data_arg,
+        "--episode",
+        "9",
+        "--out",
+        frames.to_str().unwrap(),
+    ]);
+    assert!(
+        !missing.status.success() && text(&missing.stderr).contains("no episode 9"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    // A truncated shard is named; the others are still read and summarised.
+    let shard = data.join("episodes/000001.safetensors");
+    let bytes = std::fs::read(&shard).unwrap();
+    std::fs::write(&shard, &bytes[..bytes.len() - 100]).unwrap();
+    let info = prefrontal(&["dataset", "info", data_arg]);
+    assert!(!info.status.success());
+    let stdout = text(&info.stdout);
+    assert!(
+        stdout.contains("1 unreadable shards") && stdout.contains("000001.safetensors"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("agent.force.x"),
+        "statistics of the readable shards: {stdout}"
+    );
+    assert!(
+        text(&info.stderr).contains("1 of 3 shards are unreadable"),
+        "{}",
+        text(&info.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -13,6 +13,9 @@
 //!     step     i64 [T+1]             0..=T
 //! ```
 //!
+//! A shard's safetensors metadata holds one key, `prefrontal`: a JSON object with the
+//! format version, scene, seed and policy.
+//!
 //! Shards and the index are written to a temporary name and renamed into place, so an
 //! interrupted collection leaves a dataset whose index lists only complete shards. This
 //! crate depends on neither Bevy nor Burn: the simulation writes datasets and the world
@@ -342,12 +345,15 @@ impl Dataset {
             let view = TensorView::new(*dtype, dims.clone(), data).expect("shapes checked above");
             views.push((name.to_string(), view));
         }
-        let metadata = HashMap::from([
-            ("format_version".to_owned(), FORMAT_VERSION.to_string()),
-            ("scene".to_owned(), header.scene.clone()),
-            ("seed".to_owned(), seed.to_string()),
-            ("policy".to_owned(), policy.to_owned()),
-        ]);
+        // One metadata key holding a JSON object: safetensors writes its metadata map in
+        // hash order, and a single key keeps shards byte-identical across runs.
+        let description = serde_json::json!({
+            "format_version": FORMAT_VERSION,
+            "scene": header.scene,
+            "seed": seed,
+            "policy": policy,
+        });
+        let metadata = HashMap::from([("prefrontal".to_owned(), description.to_string())]);
         let shard = format!("{SHARD_DIR}/{index:06}.safetensors");
         let path = self.dir.join(&shard);
         let bytes =

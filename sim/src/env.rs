@@ -322,6 +322,12 @@ impl VecEnv {
         Ok(frames)
     }
 
+    /// Whether environments whose episode ended start their next episode by themselves
+    /// (the default for `VecEnv`). Without, `step` fails until they are reset.
+    pub fn set_auto_reset(&mut self, on: bool) {
+        self.auto_reset = on;
+    }
+
     /// Number of environments.
     pub fn num_envs(&self) -> usize {
         self.episodes.len()

@@ -3,6 +3,7 @@
 //!
 //! This crate never depends on Burn: tensors live in the world-model and agent crates.
 
+pub mod collect;
 pub mod env;
 pub mod kinematics;
 pub mod load;

@@ -436,6 +436,10 @@ pub struct Task {
     /// Sampled bodies closer than this (centre to centre, horizontally) are re-drawn.
     #[serde(default)]
     pub min_body_separation: f32,
+    /// Points `(x, z)` the scripted data-collection controller visits, in order, before it
+    /// heads for the goal (e.g. a doorway).
+    #[serde(default)]
+    pub waypoints: Vec<(f32, f32)>,
 }
 
 /// Random placements of free bodies and joint angles.

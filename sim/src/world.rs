@@ -139,6 +139,10 @@ pub struct WorldSlot {
     pub observation: Observation,
     /// The latest distance to the goal.
     pub progress: Progress,
+    /// The latest pose of every scene body, in scene order.
+    pub poses: Vec<Transform>,
+    /// The latest velocity of every scene body, in scene order.
+    pub velocities: Vec<Velocity>,
 }
 
 impl WorldSlot {
@@ -433,6 +437,8 @@ pub fn spawn_world(world: &mut World, index: usize, episode: Episode) {
         steps: 0,
         observation,
         progress,
+        poses,
+        velocities,
     });
 }
 
@@ -688,6 +694,8 @@ fn observe_worlds(mut sim: ResMut<SimWorlds>, bodies: Query<(&Transform, &Veloci
             .unzip();
         slot.observation = sim.layout.observe(&sim.kinematics, &poses, &velocities);
         slot.progress = task::progress(&sim.scene, &slot.episode.goal, &poses);
+        slot.poses = poses;
+        slot.velocities = velocities;
         slot.steps += 1;
     }
 }

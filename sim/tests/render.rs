@@ -190,3 +190,148 @@ fn rendering_options_are_checked() {
     plain.reset(0).unwrap();
     assert!(plain.goal_frame().is_err());
 }
+
+// Recording datasets.
+
+use prefrontal_dataset::Dataset;
+use prefrontal_sim::collect::{CollectConfig, collect};
+use prefrontal_sim::policy::PolicyKind;
+
+fn config(policy: PolicyKind, episodes: usize, seed: u64) -> CollectConfig {
+    CollectConfig {
+        episodes,
+        steps: if policy == PolicyKind::Scripted {
+            100
+        } else {
+            12
+        },
+        seed,
+        policy,
+        envs: 3,
+        render: RenderOptions::default(),
+    }
+}
+
+fn scene_source(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenes/{name}.scene.ron")),
+    )
+    .unwrap()
+}
+
+/// Every file of a dataset folder, with its bytes, sorted by path.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for sub in [dir.to_owned(), dir.join("episodes")] {
+        for entry in std::fs::read_dir(&sub).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                out.push((
+                    path.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_same_seed_collects_byte_identical_datasets() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [&a, &b] {
+        let summary = collect(
+            scene("push"),
+            &scene_source("push"),
+            &config(PolicyKind::Smooth, 5, 9),
+            dir.path(),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(summary.episodes, 5);
+    }
+    let (first, second) = (files(a.path()), files(b.path()));
+    assert_eq!(first.len(), 6, "an index and five shards");
+    assert!(first == second, "two collections with the same seed differ");
+    // Frames line up with states and actions: T+1 frames for T actions, all in the shard.
+    let dataset = Dataset::open(a.path()).unwrap();
+    let episode = dataset.read_episode(0).unwrap();
+    let steps = episode.steps();
+    assert_eq!(steps, 12);
+    assert_eq!(episode.frames.len(), (steps + 1) * 64 * 64 * 3);
+    assert_eq!(episode.actions.len(), steps * 2);
+    assert_eq!(episode.state.len(), (steps + 1) * 26);
+    // The pusher moves between frames under smooth exploration.
+    let frame_bytes = 64 * 64 * 3;
+    assert_ne!(
+        episode.frames[..frame_bytes],
+        episode.frames[steps * frame_bytes..]
+    );
+}
+
+#[test]
+fn collections_append_and_refuse_a_different_scene_or_frame_size() {
+    let dir = tempfile::tempdir().unwrap();
+    collect(
+        scene("reach"),
+        &scene_source("reach"),
+        &config(PolicyKind::Scripted, 4, 0),
+        dir.path(),
+        |_| {},
+    )
+    .unwrap();
+    collect(
+        scene("reach"),
+        &scene_source("reach"),
+        &config(PolicyKind::Random, 3, 100),
+        dir.path(),
+        |_| {},
+    )
+    .unwrap();
+    let dataset = Dataset::open(dir.path()).unwrap();
+    let entries = &dataset.index().episodes;
+    assert_eq!(
+        entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+        (0..7).collect::<Vec<u64>>()
+    );
+    assert_eq!(entries[4].seed, 100);
+    assert!(
+        entries[..4]
+            .iter()
+            .all(|e| e.policy == "scripted" && e.success),
+        "the scripted controller reaches its goals"
+    );
+    let err = collect(
+        scene("push"),
+        &scene_source("push"),
+        &config(PolicyKind::Random, 1, 0),
+        dir.path(),
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot append: the dataset holds scene \"reach\""),
+        "{err}"
+    );
+    let mut bigger = config(PolicyKind::Random, 1, 0);
+    bigger.render.resolution = Some((96, 96));
+    let err = collect(
+        scene("reach"),
+        &scene_source("reach"),
+        &bigger,
+        dir.path(),
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("64×64 frames") && err.to_string().contains("96×96"),
+        "{err}"
+    );
+    assert_eq!(
+        Dataset::open(dir.path()).unwrap().index().episodes.len(),
+        7,
+        "refusals add nothing"
+    );
+}

@@ -107,6 +107,8 @@ pub enum RenderError {
 /// A world's camera: its projection and its place in the shared target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TileCamera {
+    /// The scene camera's name.
+    pub name: String,
     /// Projection times view, Bevy's reverse-Z convention.
     pub clip_from_world: Mat4,
     /// Tile width in pixels.
@@ -128,6 +130,7 @@ impl TileCamera {
             Vec3::from(camera.up),
         );
         Self {
+            name: camera.name.clone(),
             clip_from_world: projection * view,
             width,
             height,

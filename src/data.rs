@@ -1,0 +1,277 @@
+//! `prefrontal collect` and `prefrontal dataset …`: recording and inspecting datasets.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, Frame as GifFrame, RgbImage, RgbaImage};
+use indicatif::{ProgressBar, ProgressStyle};
+use prefrontal_dataset::{ComponentStats, Dataset};
+use prefrontal_sim::collect::{CollectConfig, collect};
+use prefrontal_sim::policy::PolicyKind;
+use prefrontal_sim::{RenderOptions, Scene};
+
+/// Which actions a collection takes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CollectPolicy {
+    /// Independent uniform actions within the bounds.
+    Random,
+    /// Temporally correlated (Ornstein–Uhlenbeck) exploration.
+    Smooth,
+    /// A privileged controller that drives toward goals, with a little noise.
+    Scripted,
+}
+
+impl From<CollectPolicy> for PolicyKind {
+    fn from(policy: CollectPolicy) -> Self {
+        match policy {
+            CollectPolicy::Random => PolicyKind::Random,
+            CollectPolicy::Smooth => PolicyKind::Smooth,
+            CollectPolicy::Scripted => PolicyKind::Scripted,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CollectArgs {
+    /// The `*.scene.ron` file.
+    #[arg(long)]
+    scene: PathBuf,
+    /// Episodes to record (added to what the dataset holds).
+    #[arg(long, default_value_t = 100)]
+    episodes: usize,
+    /// Most actions per episode; episodes also end at success or the task's step limit.
+    #[arg(long, default_value_t = 100)]
+    steps: usize,
+    /// Episode e of this collection uses seed + e.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The action source.
+    #[arg(long, value_enum, default_value_t = CollectPolicy::Smooth)]
+    policy: CollectPolicy,
+    /// Worlds stepping (and rendering) together.
+    #[arg(long, default_value_t = 16)]
+    envs: usize,
+    /// The dataset folder (created, or appended to).
+    #[arg(long)]
+    out: PathBuf,
+    /// The scene camera to render (default: the first).
+    #[arg(long)]
+    camera: Option<String>,
+    /// Frame width and height in pixels (default: the camera's).
+    #[arg(long)]
+    size: Option<u32>,
+}
+
+pub fn run_collect(args: &CollectArgs) -> Result<()> {
+    let source = std::fs::read_to_string(&args.scene)
+        .with_context(|| format!("reading {}", args.scene.display()))?;
+    let scene = Scene::parse(&source, &args.scene)?;
+    let config = CollectConfig {
+        episodes: args.episodes,
+        steps: args.steps,
+        seed: args.seed,
+        policy: args.policy.into(),
+        envs: args.envs,
+        render: RenderOptions {
+            camera: args.camera.clone(),
+            resolution: args.size.map(|s| (s, s)),
+        },
+    };
+    let bar = ProgressBar::new(args.episodes as u64).with_style(
+        ProgressStyle::with_template(
+            "{spinner} collecting [{bar:30}] {pos}/{len} episodes, {per_sec}, eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let summary = collect(scene, &source, &config, &args.out, |done| {
+        bar.set_position(done as u64)
+    })?;
+    bar.finish_and_clear();
+    let dataset = Dataset::open(&args.out)?;
+    println!(
+        "{}: added {} episodes ({} steps, {} reached the goal); the dataset holds {} episodes",
+        args.out.display(),
+        summary.episodes,
+        summary.steps,
+        summary.successes,
+        dataset.index().episodes.len()
+    );
+    Ok(())
+}
+
+fn folder_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => folder_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn print_stats(title: &str, names: &[String], stats: &ComponentStats) {
+    println!("{title}");
+    println!(
+        "  {:<24} {:>10} {:>10} {:>10} {:>10}",
+        "component", "mean", "std", "min", "max"
+    );
+    for (i, name) in names.iter().enumerate() {
+        println!(
+            "  {:<24} {:>10.4} {:>10.4} {:>10.4} {:>10.4}",
+            name,
+            stats.mean[i],
+            stats.std()[i],
+            stats.min[i],
+            stats.max[i]
+        );
+    }
+}
+
+pub fn run_info(dir: &Path) -> Result<()> {
+    let dataset = Dataset::open(dir)?;
+    let index = dataset.index();
+    let header = &index.header;
+    let episodes = &index.episodes;
+    let steps: usize = episodes.iter().map(|e| e.steps).sum();
+    let successes = episodes.iter().filter(|e| e.success).count();
+    println!("{}: format version {}", dir.display(), index.format_version);
+    println!(
+        "  scene        {} ({} Hz control)",
+        header.scene, header.control_hz
+    );
+    println!(
+        "  frames       {}×{} RGB from camera \"{}\"",
+        header.frame.width, header.frame.height, header.frame.camera
+    );
+    println!(
+        "  episodes     {} ({} steps, {} frames)",
+        episodes.len(),
+        steps,
+        steps + episodes.len()
+    );
+    println!(
+        "  success      {} of {} episodes end at the goal",
+        successes,
+        episodes.len()
+    );
+    let mut policies: Vec<&str> = episodes.iter().map(|e| e.policy.as_str()).collect();
+    policies.sort_unstable();
+    policies.dedup();
+    println!("  policies     {}", policies.join(", "));
+    println!(
+        "  size         {:.1} MiB on disk",
+        folder_size(dir) as f64 / (1024.0 * 1024.0)
+    );
+    let mut actions = ComponentStats::new(header.action.names.len());
+    let mut state = ComponentStats::new(header.state_names.len());
+    let mut broken = Vec::new();
+    for position in 0..episodes.len() {
+        match dataset.read_episode(position) {
+            Ok(episode) => {
+                actions.add_rows(&episode.actions);
+                state.add_rows(&episode.state);
+            }
+            Err(err) => broken.push(err.to_string()),
+        }
+    }
+    if actions.count > 0 {
+        print_stats("actions", &header.action.names, &actions);
+        print_stats("state", &header.state_names, &state);
+    }
+    if !broken.is_empty() {
+        println!("{} unreadable shards (the others were read):", broken.len());
+        for err in &broken {
+            println!("  {err}");
+        }
+        anyhow::bail!(
+            "{} of {} shards are unreadable",
+            broken.len(),
+            episodes.len()
+        );
+    }
+    Ok(())
+}
+
+/// How exported frames are written.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FrameFormat {
+    /// One PNG per frame.
+    Png,
+    /// One animated GIF at the control rate.
+    Gif,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The dataset folder.
+    dir: PathBuf,
+    /// Index of the episode to export.
+    #[arg(long)]
+    episode: u64,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// PNG files or one GIF.
+    #[arg(long, value_enum, default_value_t = FrameFormat::Png)]
+    format: FrameFormat,
+}
+
+pub fn run_export(args: &ExportArgs) -> Result<()> {
+    let dataset = Dataset::open(&args.dir)?;
+    let index = dataset.index();
+    let position = index
+        .episodes
+        .iter()
+        .position(|e| e.index == args.episode)
+        .with_context(|| {
+            format!(
+                "{}: no episode {} (the dataset holds {})",
+                args.dir.display(),
+                args.episode,
+                index.episodes.len()
+            )
+        })?;
+    let episode = dataset.read_episode(position)?;
+    let (width, height) = (index.header.frame.width, index.header.frame.height);
+    let frame_bytes = (width * height * 3) as usize;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let images = episode.frames.chunks_exact(frame_bytes).map(|pixels| {
+        RgbImage::from_raw(width, height, pixels.to_vec()).expect("frame size matches the header")
+    });
+    match args.format {
+        FrameFormat::Png => {
+            let mut count = 0;
+            for (t, image) in images.enumerate() {
+                let path = args.out.join(format!("frame_{t:04}.png"));
+                image
+                    .save(&path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                count += 1;
+            }
+            println!("wrote {count} PNG frames to {}", args.out.display());
+        }
+        FrameFormat::Gif => {
+            let path = args.out.join(format!("episode_{:06}.gif", args.episode));
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            let mut encoder = GifEncoder::new(file);
+            encoder.set_repeat(Repeat::Infinite)?;
+            let delay =
+                Delay::from_numer_denom_ms(1000, index.header.control_hz.round().max(1.0) as u32);
+            for image in images {
+                let rgba: RgbaImage = image::DynamicImage::ImageRgb8(image).into_rgba8();
+                encoder.encode_frame(GifFrame::from_parts(rgba, 0, 0, delay))?;
+            }
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
