@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# The main job until the experiments pipeline exists: validate every task scene, run a
-# seeded random-policy rollout of each with 16 environments, and print the physics
-# benchmark table.
+# The main job until the experiments pipeline exists: validate every task scene, roll out
+# each with 16 environments, record a small rendered dataset per task and summarise it,
+# then print the physics and rendering benchmark tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 cargo build --release --locked
 bin="$CARGO_TARGET_DIR/release/prefrontal"
+out="${PREFRONTAL_OUT:-runs/main}"
+rm -rf "$out"
 for scene in scenes/*.scene.ron; do
     "$bin" scene check "$scene"
 done
 for scene in scenes/*.scene.ron; do
-    echo "== $scene: random policy, 16 environments"
+    name=$(basename "$scene" .scene.ron)
+    echo "== $name: random policy, 16 environments"
     "$bin" sim "$scene" --steps 1000 --envs 16 --seed 0 --policy random
+    echo "== $name: recording 32 scripted episodes"
+    "$bin" collect --scene "$scene" --episodes 32 --steps 100 --seed 0 --policy scripted --envs 16 --out "$out/$name"
+    "$bin" dataset info "$out/$name"
+    "$bin" dataset export-frames "$out/$name" --episode 0 --out "$out/$name/preview" --format gif
 done
 "$bin" bench sim
+"$bin" bench render
