@@ -52,6 +52,16 @@ pub struct RenderBenchArgs {
     seconds: f64,
 }
 
+/// Prints the head of a Markdown table with one column per environment count.
+fn print_header(first: &str, unit: &str, envs: &[usize]) {
+    print!("| {first} |");
+    for n in envs {
+        print!(" {n} env{} ({unit}) |", if *n == 1 { "" } else { "s" });
+    }
+    println!();
+    println!("|---|{}", "---:|".repeat(envs.len()));
+}
+
 /// Env-steps per second of `env` under random actions (auto-reset on).
 fn measure(mut env: VecEnv, seconds: f64) -> Result<f64> {
     let envs = env.num_envs();
@@ -82,15 +92,7 @@ pub fn run_render_bench(args: &RenderBenchArgs) -> Result<()> {
         "rendered, read-back frames/s of scene \"{}\", physics included",
         scene.name
     );
-    print!("| frame |");
-    for envs in &args.envs {
-        print!(
-            " {envs} env{} (frames/s) |",
-            if *envs == 1 { "" } else { "s" }
-        );
-    }
-    println!();
-    println!("|---|{}", "---:|".repeat(args.envs.len()));
+    print_header("frame", "frames/s", &args.envs);
     for &size in &args.sizes {
         print!("| {size}×{size} |");
         for &envs in &args.envs {
@@ -108,15 +110,7 @@ pub fn run_render_bench(args: &RenderBenchArgs) -> Result<()> {
 
 pub fn run_sim_bench(args: &SimBenchArgs) -> Result<()> {
     let files = scene_files(&args.scenes)?;
-    print!("| scene |");
-    for envs in &args.envs {
-        print!(
-            " {envs} env{} (env-steps/s) |",
-            if *envs == 1 { "" } else { "s" }
-        );
-    }
-    println!();
-    println!("|---|{}", "---:|".repeat(args.envs.len()));
+    print_header("scene", "env-steps/s", &args.envs);
     for file in files {
         let scene = Scene::load(&file)?;
         print!("| {} |", scene.name);
