@@ -1,10 +1,18 @@
-//! `prefrontal bench sim`: physics-only throughput of every scene.
+//! `prefrontal bench sim|render|train`: throughput tables.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Distribution, Tensor};
 use prefrontal_sim::policy::RandomPolicy;
+use prefrontal_worldmodel::config::{EncoderConfig, PredictorConfig};
+use prefrontal_worldmodel::data::{Batch, Frames};
+use prefrontal_worldmodel::{DataSpec, Learner, WorldModelConfig};
+
+use crate::learn::{DeviceKind, with_backend};
 use prefrontal_sim::{Action, RenderOptions, Scene, VecEnv};
 
 #[derive(Debug, clap::Args)]
@@ -121,4 +129,144 @@ pub fn run_sim_bench(args: &SimBenchArgs) -> Result<()> {
         println!();
     }
     Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrainBenchArgs {
+    /// World-model config (`*.ron`); the defaults when omitted.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Square frame size.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Where to run.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    device: DeviceKind,
+    /// Seconds per measurement, after a warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+}
+
+pub fn run_train_bench(args: &TrainBenchArgs) -> Result<()> {
+    let config = match &args.config {
+        Some(path) => WorldModelConfig::load(path)?,
+        None => WorldModelConfig::default(),
+    };
+    with_backend!(args.device, |B, device| train_bench::<B>(
+        args, &config, &device
+    ))
+}
+
+/// Calls `work` repeatedly for about `seconds` after two warm-up calls; returns seconds per call.
+fn time_per_call(seconds: f64, mut work: impl FnMut() -> Result<()>) -> Result<f64> {
+    work()?;
+    work()?;
+    let start = Instant::now();
+    let mut calls = 0u32;
+    while calls == 0 || start.elapsed().as_secs_f64() < seconds {
+        work()?;
+        calls += 1;
+    }
+    Ok(start.elapsed().as_secs_f64() / calls as f64)
+}
+
+fn train_bench<B: AutodiffBackend>(
+    args: &TrainBenchArgs,
+    config: &WorldModelConfig,
+    device: &B::Device,
+) -> Result<()> {
+    // A reach-like data shape: 2-D actions, 4-D proprioception.
+    let spec = DataSpec {
+        scene: "synthetic".into(),
+        height: args.size,
+        width: args.size,
+        action_dim: 2,
+        proprio_dim: 4,
+        state_names: Vec::new(),
+    };
+    let batch_size = config.training.batch_size;
+    let frames = config.window_frames();
+    let action_width = spec.action_dim * config.model.frameskip;
+    let uniform = Distribution::Uniform(-1.0, 1.0);
+    let batch = |windows: usize| Batch::<B> {
+        observed: Frames {
+            frames: Tensor::random([windows * frames, 3, args.size, args.size], uniform, device),
+            proprio: Tensor::random([windows * frames, spec.proprio_dim], uniform, device),
+            state: Vec::new(),
+        },
+        actions: Tensor::random([windows, frames - 1, action_width], uniform, device),
+        windows,
+        frames_per_window: frames,
+    };
+    let mut learner = Learner::<B>::new(config, &spec, device);
+    let train = batch(batch_size);
+    let mut step = 0;
+    let train_s = time_per_call(args.seconds, || {
+        learner.step(&train, step, 1e-4)?;
+        step += 1;
+        Ok(())
+    })?;
+    let model = learner.model.valid();
+    type Inner<B> = <B as AutodiffBackend>::InnerBackend;
+    let encode = |n: usize| {
+        let frames = Tensor::<Inner<B>, 4>::random([n, 3, args.size, args.size], uniform, device);
+        let proprio = Tensor::<Inner<B>, 2>::random([n, spec.proprio_dim], uniform, device);
+        time_per_call(args.seconds / 4.0, || {
+            let _ = model.encode(frames.clone(), proprio.clone()).into_data();
+            Ok(())
+        })
+    };
+    let (encode_1, encode_batch) = (encode(1)?, encode(batch_size)?);
+    let dim = config.model.latent_dim;
+    let rollout = |samples: usize, horizon: usize| {
+        let history = Tensor::<Inner<B>, 3>::random([samples, 1, dim], uniform, device);
+        let actions =
+            Tensor::<Inner<B>, 3>::random([samples, horizon, action_width], uniform, device);
+        time_per_call(args.seconds / 4.0, || {
+            let _ = model.rollout(history.clone(), actions.clone()).into_data();
+            Ok(())
+        })
+    };
+    let rollout_plan = rollout(300, 5)?;
+    println!(
+        "world model ({} encoder, {} predictor, latent {dim}), {}×{} frames, batch {batch_size} windows of {frames} frames",
+        encoder_name(config),
+        predictor_name(config),
+        args.size,
+        args.size
+    );
+    println!("| measurement | value |\n|---|---:|");
+    println!("| train step | {:.1} ms |", train_s * 1e3);
+    println!(
+        "| training samples/s (windows) | {:.1} |",
+        batch_size as f64 / train_s
+    );
+    println!(
+        "| training frames/s (encoded) | {:.0} |",
+        (batch_size * frames) as f64 / train_s
+    );
+    println!("| encoder forward, 1 frame | {:.2} ms |", encode_1 * 1e3);
+    println!(
+        "| encoder forward, {batch_size} frames | {:.2} ms |",
+        encode_batch * 1e3
+    );
+    println!(
+        "| predictor rollout, 300 samples × 5 steps | {:.2} ms |",
+        rollout_plan * 1e3
+    );
+    Ok(())
+}
+
+fn encoder_name(config: &WorldModelConfig) -> &'static str {
+    match config.model.encoder {
+        EncoderConfig::Cnn { .. } => "CNN",
+        EncoderConfig::Vit { .. } => "ViT",
+    }
+}
+
+fn predictor_name(config: &WorldModelConfig) -> &'static str {
+    match config.model.predictor {
+        PredictorConfig::Transformer { .. } => "transformer",
+        PredictorConfig::Mlp { .. } => "MLP",
+    }
 }

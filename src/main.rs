@@ -2,6 +2,7 @@
 
 mod bench;
 mod data;
+mod learn;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,10 @@ enum Command {
         #[command(subcommand)]
         command: DatasetCommand,
     },
+    /// Train an action-conditioned JEPA world model on a dataset (or resume a run).
+    Train(learn::TrainArgs),
+    /// Fit a linear probe from a checkpoint's latents to privileged state; print R².
+    Probe(learn::ProbeArgs),
     /// Measure throughput and print a table.
     Bench {
         #[command(subcommand)]
@@ -68,6 +73,8 @@ enum BenchCommand {
     Sim(bench::SimBenchArgs),
     /// Rendered, read-back frames per second at several sizes and environment counts.
     Render(bench::RenderBenchArgs),
+    /// World-model training samples/s and encoder/predictor forward latency.
+    Train(bench::TrainBenchArgs),
 }
 
 /// Which actions a rollout takes.
@@ -125,9 +132,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Dataset {
             command: DatasetCommand::ExportFrames(args),
         } => data::run_export(&args),
+        Command::Train(args) => learn::run_train(&args),
+        Command::Probe(args) => learn::run_probe(&args),
         Command::Bench {
             command: BenchCommand::Sim(args),
         } => bench::run_sim_bench(&args),
+        Command::Bench {
+            command: BenchCommand::Train(args),
+        } => bench::run_train_bench(&args),
         Command::Bench {
             command: BenchCommand::Render(args),
         } => bench::run_render_bench(&args),

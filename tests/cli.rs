@@ -268,3 +268,15 @@ fn collect_info_and_export_frames_work_together() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_world_model_never_depends_on_bevy() {
+    let graph = lock_graph();
+    let deps = reachable(&graph, "prefrontal-worldmodel");
+    assert!(deps.contains("burn"), "the lock file graph was not read");
+    let bevy: Vec<_> = deps
+        .iter()
+        .filter(|d| d.starts_with("bevy") || d.starts_with("prefrontal-sim"))
+        .collect();
+    assert!(bevy.is_empty(), "prefrontal-worldmodel depends on {bevy:?}");
+}

@@ -1,0 +1,337 @@
+//! The world model: frame encoder (CNN or ViT), optional projector, action-conditioned predictor.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::transformer::{
+    TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
+};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+    PaddingConfig2d,
+};
+use burn::tensor::activation::gelu;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Bool, Distribution, Tensor};
+
+use crate::config::{EncoderConfig, ModelConfig, PredictorConfig};
+use crate::data::DataSpec;
+
+/// Stride-2 convolutions then a linear head.
+#[derive(Module, Debug)]
+pub struct CnnEncoder<B: Backend> {
+    convs: Vec<Conv2d<B>>,
+    head: Linear<B>,
+}
+
+impl<B: Backend> CnnEncoder<B> {
+    fn new(
+        channels: &[usize],
+        height: usize,
+        width: usize,
+        out: usize,
+        device: &B::Device,
+    ) -> Self {
+        let mut input = 3;
+        let convs = channels
+            .iter()
+            .map(|&output| {
+                let conv = Conv2dConfig::new([input, output], [3, 3])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .init(device);
+                input = output;
+                conv
+            })
+            .collect();
+        // Each 3×3 stride-2 convolution with padding 1 maps a side s to ⌈s/2⌉.
+        let side = |s: usize| channels.iter().fold(s, |s, _| s.div_ceil(2));
+        let head = LinearConfig::new(input * side(height) * side(width), out).init(device);
+        CnnEncoder { convs, head }
+    }
+
+    /// `[N, 3, H, W]` → `[N, out]`.
+    fn forward(&self, frames: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = self
+            .convs
+            .iter()
+            .fold(frames, |x, conv| gelu(conv.forward(x)));
+        let [n, c, h, w] = x.dims();
+        self.head.forward(x.reshape([n, c * h * w]))
+    }
+}
+
+/// Patch embedding, transformer, mean pooling, linear head.
+#[derive(Module, Debug)]
+pub struct VitEncoder<B: Backend> {
+    patches: Conv2d<B>,
+    position: Param<Tensor<B, 3>>,
+    blocks: TransformerEncoder<B>,
+    norm: LayerNorm<B>,
+    head: Linear<B>,
+}
+
+impl<B: Backend> VitEncoder<B> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        patch: usize,
+        width: usize,
+        depth: usize,
+        heads: usize,
+        height: usize,
+        frame_width: usize,
+        out: usize,
+        device: &B::Device,
+    ) -> Self {
+        let tokens = (height / patch) * (frame_width / patch);
+        VitEncoder {
+            patches: Conv2dConfig::new([3, width], [patch, patch])
+                .with_stride([patch, patch])
+                .init(device),
+            position: Param::from_tensor(Tensor::random(
+                [1, tokens, width],
+                Distribution::Normal(0.0, 0.02),
+                device,
+            )),
+            blocks: TransformerEncoderConfig::new(width, 4 * width, heads, depth)
+                .with_dropout(0.0)
+                .with_norm_first(true)
+                .init(device),
+            norm: LayerNormConfig::new(width).init(device),
+            head: LinearConfig::new(width, out).init(device),
+        }
+    }
+
+    /// `[N, 3, H, W]` → `[N, out]`.
+    fn forward(&self, frames: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = self.patches.forward(frames); // [N, width, H/p, W/p]
+        let [n, c, h, w] = x.dims();
+        let tokens = x.reshape([n, c, h * w]).swap_dims(1, 2) + self.position.val(); // [N, P, width]
+        let x = self
+            .norm
+            .forward(self.blocks.forward(TransformerEncoderInput::new(tokens)));
+        self.head.forward(x.mean_dim(1).reshape([n, c]))
+    }
+}
+
+/// The frame encoder.
+// Built once per model and never moved in hot loops, so variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Encoder<B: Backend> {
+    /// Convolutional encoder.
+    Cnn(CnnEncoder<B>),
+    /// Vision transformer encoder.
+    Vit(VitEncoder<B>),
+}
+
+/// Two-layer MLP on latents with batch normalisation (as LeWorldModel's projector): it gives
+/// the latents unit spread from the first step, where SIGReg's gradient is informative.
+#[derive(Module, Debug)]
+pub struct Projector<B: Backend> {
+    input: Linear<B>,
+    norm: BatchNorm<B>,
+    output: Linear<B>,
+}
+
+/// Causal transformer over (latent, action) tokens.
+#[derive(Module, Debug)]
+pub struct TransformerPredictor<B: Backend> {
+    input: Linear<B>,
+    position: Param<Tensor<B, 3>>,
+    blocks: TransformerEncoder<B>,
+    norm: LayerNorm<B>,
+    output: Linear<B>,
+}
+
+/// Markov MLP on the current (latent, action).
+#[derive(Module, Debug)]
+pub struct MlpPredictor<B: Backend> {
+    layers: Vec<Linear<B>>,
+    output: Linear<B>,
+}
+
+/// The action-conditioned predictor.
+// Built once per model and never moved in hot loops, so variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Predictor<B: Backend> {
+    /// Causal transformer.
+    Transformer(TransformerPredictor<B>),
+    /// MLP.
+    Mlp(MlpPredictor<B>),
+}
+
+/// A linear layer that starts at zero: the predictor's residual head, so that an untrained
+/// predictor says "no change" and training only has to learn the change.
+fn zero_linear<B: Backend>(input: usize, output: usize, device: &B::Device) -> Linear<B> {
+    LinearConfig::new(input, output)
+        .with_initializer(Initializer::Zeros)
+        .init(device)
+}
+
+/// Encoder, projector and predictor.
+#[derive(Module, Debug)]
+pub struct WorldModel<B: Backend> {
+    encoder: Encoder<B>,
+    proprio: Option<Linear<B>>,
+    projector: Option<Projector<B>>,
+    predictor: Predictor<B>,
+    history: usize,
+}
+
+impl<B: Backend> WorldModel<B> {
+    /// A freshly initialised model for data of shape `spec`.
+    pub fn new(config: &ModelConfig, spec: &DataSpec, device: &B::Device) -> Self {
+        let d = config.latent_dim;
+        let encoder = match &config.encoder {
+            EncoderConfig::Cnn { channels } => Encoder::Cnn(CnnEncoder::new(
+                channels,
+                spec.height,
+                spec.width,
+                d,
+                device,
+            )),
+            EncoderConfig::Vit {
+                patch,
+                width,
+                depth,
+                heads,
+            } => Encoder::Vit(VitEncoder::new(
+                *patch,
+                *width,
+                *depth,
+                *heads,
+                spec.height,
+                spec.width,
+                d,
+                device,
+            )),
+        };
+        let action = spec.action_dim * config.frameskip;
+        let predictor = match &config.predictor {
+            PredictorConfig::Transformer {
+                width,
+                depth,
+                heads,
+            } => Predictor::Transformer(TransformerPredictor {
+                input: LinearConfig::new(d + action, *width).init(device),
+                position: Param::from_tensor(Tensor::random(
+                    [1, config.history, *width],
+                    Distribution::Normal(0.0, 0.02),
+                    device,
+                )),
+                blocks: TransformerEncoderConfig::new(*width, 4 * width, *heads, *depth)
+                    .with_dropout(0.0)
+                    .with_norm_first(true)
+                    .init(device),
+                norm: LayerNormConfig::new(*width).init(device),
+                output: zero_linear(*width, d, device),
+            }),
+            PredictorConfig::Mlp { hidden, layers } => Predictor::Mlp(MlpPredictor {
+                layers: (0..*layers)
+                    .map(|i| {
+                        let input = if i == 0 { d + action } else { *hidden };
+                        LinearConfig::new(input, *hidden).init(device)
+                    })
+                    .collect(),
+                output: zero_linear(*hidden, d, device),
+            }),
+        };
+        WorldModel {
+            encoder,
+            proprio: config
+                .use_proprio
+                .then(|| LinearConfig::new(spec.proprio_dim, d).init(device)),
+            projector: config.projector.map(|hidden| Projector {
+                input: LinearConfig::new(d, hidden).init(device),
+                norm: BatchNormConfig::new(hidden).init(device),
+                // Unit-variance outputs at initialisation (GELU of a standardised input has a
+                // second moment of about 0.4), so the latents start spread out.
+                output: LinearConfig::new(hidden, d)
+                    .with_initializer(Initializer::KaimingNormal {
+                        gain: 1.6,
+                        fan_out_only: false,
+                    })
+                    .init(device),
+            }),
+            predictor,
+            history: config.history,
+        }
+    }
+
+    /// Latents the predictor attends to.
+    pub fn history(&self) -> usize {
+        self.history
+    }
+
+    /// Encodes frames scaled to [-1, 1]: `[N, 3, H, W]` (+ proprio `[N, P]` when fused) → `[N, D]`.
+    pub fn encode(&self, frames: Tensor<B, 4>, proprio: Tensor<B, 2>) -> Tensor<B, 2> {
+        let mut z = match &self.encoder {
+            Encoder::Cnn(cnn) => cnn.forward(frames),
+            Encoder::Vit(vit) => vit.forward(frames),
+        };
+        if let Some(fuse) = &self.proprio {
+            z = z + fuse.forward(proprio);
+        }
+        match &self.projector {
+            Some(p) => p.output.forward(gelu(p.norm.forward(p.input.forward(z)))),
+            None => z,
+        }
+    }
+
+    /// One-step predictions for every position of a sequence of at most `history` tokens:
+    /// latents `[B, T, D]`, actions `[B, T, A]` → predicted next latents `[B, T, D]`.
+    pub fn predict(&self, latents: Tensor<B, 3>, actions: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [batch, time, _] = latents.dims();
+        debug_assert!(time <= self.history, "predictor context exceeds history");
+        let tokens = Tensor::cat(vec![latents.clone(), actions], 2); // [B, T, D + A]
+        let delta = match &self.predictor {
+            Predictor::Transformer(p) => {
+                let position = p.position.val().narrow(1, 0, time); // [1, T, width]
+                let x = p.input.forward(tokens) + position;
+                let device = x.device();
+                // True above the diagonal: no token sees its future.
+                let mask = Tensor::<B, 2, Bool>::tril_mask([time, time], 0, &device)
+                    .unsqueeze::<3>()
+                    .expand([batch, time, time]);
+                let x = p
+                    .blocks
+                    .forward(TransformerEncoderInput::new(x).mask_attn(mask));
+                p.output.forward(p.norm.forward(x))
+            }
+            Predictor::Mlp(p) => {
+                let x = p
+                    .layers
+                    .iter()
+                    .fold(tokens, |x, layer| gelu(layer.forward(x)));
+                p.output.forward(x)
+            }
+        };
+        latents + delta
+    }
+
+    /// Open-loop rollout. `history`: observed latents `[B, h, D]`; `actions`: `[B, h-1+K, A]`,
+    /// the `h-1` actions taken between the observed latents followed by `K` actions to imagine.
+    /// Returns the `K` imagined latents `[B, K, D]`; each step sees at most `history` tokens.
+    pub fn rollout(&self, history: Tensor<B, 3>, actions: Tensor<B, 3>) -> Tensor<B, 3> {
+        let observed = history.dims()[1];
+        let steps = actions.dims()[1] + 1 - observed;
+        // `latents` holds the window of absolute indices `first..first + len`.
+        let first_kept = observed.saturating_sub(self.history);
+        let mut first = first_kept;
+        let mut latents = history.narrow(1, first_kept, observed - first_kept);
+        let mut imagined = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let len = latents.dims()[1];
+            let acts = actions.clone().narrow(1, first, len); // [B, len, A]
+            let next = self.predict(latents.clone(), acts).narrow(1, len - 1, 1); // [B, 1, D]
+            imagined.push(next.clone());
+            latents = Tensor::cat(vec![latents, next], 1);
+            if len == self.history {
+                latents = latents.narrow(1, 1, len);
+                first += 1;
+            }
+        }
+        Tensor::cat(imagined, 1)
+    }
+}

@@ -1,0 +1,532 @@
+//! The training loop: AdamW with warm-up and cosine decay, seeded data order, periodic
+//! validation and probes, TensorBoard scalars, checkpoints and exact resume.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor};
+use std::collections::HashMap;
+use tensorboard_rs::summary_writer::SummaryWriter;
+
+use crate::WorldModelError;
+use crate::checkpoint::{self, CHECKPOINT_VERSION, Checkpoint, TrainingState};
+use crate::config::{AntiCollapse, WorldModelConfig};
+use crate::data::{Batch, EpisodeSet, EpisodeStep, WindowSampler};
+use crate::evaluate::{EvalReport, evaluate};
+use crate::model::WorldModel;
+use crate::objective::{distance, random_directions, sigreg, vicreg};
+
+/// What `train` is asked to do.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Dataset folder.
+    pub data: PathBuf,
+    /// Run folder: resolved config, checkpoints, TensorBoard events.
+    pub out: PathBuf,
+    /// Config of a new run; with `resume`, optional and must match the checkpoint's.
+    pub config: Option<WorldModelConfig>,
+    /// Overrides `training.steps`.
+    pub steps: Option<u64>,
+    /// Continue from the run's latest checkpoint.
+    pub resume: bool,
+    /// Stop (with a checkpoint) once this many steps are done, keeping the schedule of the full run.
+    pub stop_after: Option<u64>,
+    /// Set from outside (e.g. on Ctrl-C) to stop at the next step with a checkpoint.
+    pub interrupt: Option<Arc<AtomicBool>>,
+}
+
+/// The loss terms of one batch (scalars on the CPU).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepLosses {
+    /// Weighted sum that is minimised.
+    pub total: f32,
+    /// Teacher-forced one-step prediction loss.
+    pub prediction: f32,
+    /// The same loss for predicting "no change", for comparison (no gradient).
+    pub no_change: f32,
+    /// Open-loop rollout loss (0 when disabled).
+    pub rollout: f32,
+    /// SIGReg statistic (unweighted; 0 unless SIGReg is on).
+    pub sigreg: f32,
+    /// VICReg variance hinge (unweighted; 0 unless VICReg is on).
+    pub variance: f32,
+    /// VICReg covariance term (unweighted; 0 unless VICReg is on).
+    pub covariance: f32,
+}
+
+/// Something the loop reports while it runs.
+#[derive(Debug, Clone)]
+pub enum TrainEvent {
+    /// Training (re)starts at `step` of `total`.
+    Started {
+        /// First step to run.
+        step: u64,
+        /// Steps of the whole run.
+        total: u64,
+        /// Training windows available.
+        train_windows: usize,
+        /// Validation windows available.
+        validation_windows: usize,
+    },
+    /// One optimiser step finished.
+    Step {
+        /// Steps done.
+        step: u64,
+        /// The batch's losses.
+        losses: StepLosses,
+        /// Learning rate used.
+        learning_rate: f64,
+        /// Training windows per second over this session.
+        samples_per_s: f64,
+    },
+    /// A validation pass finished.
+    Evaluated(Box<EvalReport>),
+    /// A checkpoint landed.
+    Checkpointed(PathBuf),
+}
+
+/// The end of a training run.
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    /// Steps done.
+    pub step: u64,
+    /// Losses of each step run in this call, with the windows of its batch.
+    pub history: Vec<(u64, StepLosses, Vec<EpisodeStep>)>,
+    /// The last validation report.
+    pub evaluation: EvalReport,
+    /// The last checkpoint written.
+    pub checkpoint: PathBuf,
+    /// Whether the run stopped early (interrupt or `stop_after`).
+    pub stopped_early: bool,
+}
+
+/// Learning rate at `step`: linear warm-up to the peak, then cosine decay to `final_lr_fraction`.
+pub fn learning_rate(config: &WorldModelConfig, step: u64) -> f64 {
+    let t = &config.training;
+    if step < t.warmup_steps {
+        return t.learning_rate * (step + 1) as f64 / t.warmup_steps as f64;
+    }
+    let decay_steps = t.steps.saturating_sub(t.warmup_steps).max(1);
+    let progress = ((step - t.warmup_steps) as f64 / decay_steps as f64).min(1.0);
+    let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+    t.learning_rate * (t.final_lr_fraction + (1.0 - t.final_lr_fraction) * cosine)
+}
+
+type AdamW<B> = burn::optim::adaptor::OptimizerAdaptor<burn::optim::AdamW, WorldModel<B>, B>;
+
+/// A model with its optimiser and (for EMA) its target encoder: one training step at a time.
+pub struct Learner<B: AutodiffBackend> {
+    /// The online model.
+    pub model: WorldModel<B>,
+    optimizer: AdamW<B>,
+    /// EMA copy of the model, without gradient, run in training mode like the model.
+    target: Option<WorldModel<B>>,
+    config: WorldModelConfig,
+}
+
+impl<B: AutodiffBackend> std::fmt::Debug for Learner<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Learner")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: AutodiffBackend> Learner<B> {
+    /// A freshly initialised learner, seeded by `training.seed`.
+    pub fn new(config: &WorldModelConfig, spec: &crate::DataSpec, device: &B::Device) -> Self {
+        B::seed(device, config.training.seed);
+        let model = WorldModel::<B>::new(&config.model, spec, device);
+        let optimizer = AdamWConfig::new()
+            .with_weight_decay(config.training.weight_decay)
+            .with_grad_clipping(config.training.grad_clip.map(GradientClippingConfig::Norm))
+            .init();
+        let target = matches!(config.objective.anti_collapse, AntiCollapse::Ema { .. })
+            .then(|| model.clone().no_grad());
+        Learner {
+            model,
+            optimizer,
+            target,
+            config: config.clone(),
+        }
+    }
+
+    /// Restores weights, optimiser state and EMA target from a checkpoint folder.
+    pub fn load(mut self, dir: &Path, device: &B::Device) -> Result<Self, WorldModelError> {
+        self.model = self
+            .model
+            .load_record(checkpoint::load_record(&dir.join("model"), device)?);
+        self.optimizer = self
+            .optimizer
+            .load_record(checkpoint::load_record(&dir.join("optimizer"), device)?);
+        if let Some(target) = self.target.take() {
+            self.target =
+                Some(target.load_record(checkpoint::load_record(&dir.join("target"), device)?));
+        }
+        Ok(self)
+    }
+
+    /// Writes weights, optimiser state and EMA target into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<(), WorldModelError> {
+        checkpoint::save_record::<B, _>(self.model.clone().into_record(), &dir.join("model"))?;
+        checkpoint::save_record::<B, _>(self.optimizer.to_record(), &dir.join("optimizer"))?;
+        if let Some(target) = &self.target {
+            checkpoint::save_record::<B, _>(target.clone().into_record(), &dir.join("target"))?;
+        }
+        Ok(())
+    }
+
+    /// Losses of a batch (with the autodiff graph); `step` seeds the SIGReg directions.
+    pub fn losses(&self, batch: &Batch<B>, step: u64) -> (Tensor<B, 1>, StepLosses) {
+        let objective = &self.config.objective;
+        let history = self.config.model.history;
+        let (windows, frames) = (batch.windows, batch.frames_per_window);
+        let rollout_steps = frames - history;
+        let observed = &batch.observed;
+        let z = self
+            .model
+            .encode(observed.frames.clone(), observed.proprio.clone()); // [N, D]
+        let dim = z.dims()[1];
+        let latents = z.clone().reshape([windows, frames, dim]); // [B, F, D]
+        let targets = match &self.target {
+            Some(target) => target
+                .encode(observed.frames.clone(), observed.proprio.clone())
+                .detach()
+                .reshape([windows, frames, dim]),
+            None => latents.clone(),
+        };
+        let context = latents.clone().narrow(1, 0, history); // [B, H, D]
+        let predicted = self
+            .model
+            .predict(context.clone(), batch.actions.clone().narrow(1, 0, history));
+        let prediction = distance(
+            objective.distance,
+            predicted,
+            targets.clone().narrow(1, 1, history),
+        );
+        let mut total = prediction.clone();
+        let mut report = StepLosses {
+            total: 0.0,
+            prediction: 0.0,
+            no_change: 0.0,
+            rollout: 0.0,
+            sigreg: 0.0,
+            variance: 0.0,
+            covariance: 0.0,
+        };
+        let mut rollout = None;
+        if objective.rollout_steps > 0 && objective.rollout_weight > 0.0 {
+            let imagined = self.model.rollout(context, batch.actions.clone()); // [B, K, D]
+            let loss = distance(
+                objective.distance,
+                imagined,
+                targets.narrow(1, history, rollout_steps),
+            );
+            total = total + loss.clone().mul_scalar(objective.rollout_weight);
+            rollout = Some(loss);
+        }
+        let mut sigreg_value = None;
+        let mut vicreg_values = None;
+        match &objective.anti_collapse {
+            AntiCollapse::Sigreg {
+                weight,
+                projections,
+                knots,
+            } => {
+                let seed = self
+                    .config
+                    .training
+                    .seed
+                    .wrapping_mul(0x2545_f491_4f6c_dd1d)
+                    ^ step;
+                let directions = random_directions::<B>(dim, *projections, seed, &z.device());
+                let value = sigreg(z, directions, *knots);
+                total = total + value.clone().mul_scalar(*weight);
+                sigreg_value = Some(value);
+            }
+            AntiCollapse::Vicreg {
+                variance,
+                covariance,
+            } => {
+                let (v, c) = vicreg(z);
+                total = total + v.clone().mul_scalar(*variance) + c.clone().mul_scalar(*covariance);
+                vicreg_values = Some((v, c));
+            }
+            AntiCollapse::Ema { .. } | AntiCollapse::None => {}
+        }
+        let scalar = |t: Tensor<B, 1>| t.into_scalar().elem::<f32>();
+        report.total = scalar(total.clone());
+        report.prediction = scalar(prediction);
+        report.no_change = scalar(distance(
+            objective.distance,
+            latents.clone().narrow(1, 0, history).detach(),
+            latents.narrow(1, 1, history).detach(),
+        ));
+        report.rollout = rollout.map(scalar).unwrap_or(0.0);
+        report.sigreg = sigreg_value.map(scalar).unwrap_or(0.0);
+        if let Some((v, c)) = vicreg_values {
+            report.variance = scalar(v);
+            report.covariance = scalar(c);
+        }
+        (total, report)
+    }
+
+    /// One optimiser step on `batch` at learning rate `lr`.
+    pub fn step(
+        &mut self,
+        batch: &Batch<B>,
+        step: u64,
+        lr: f64,
+    ) -> Result<StepLosses, WorldModelError> {
+        let (total, losses) = self.losses(batch, step);
+        if !losses.total.is_finite() {
+            return Err(WorldModelError::Diverged {
+                step,
+                loss: losses.total,
+            });
+        }
+        let gradients = GradientsParams::from_grads(total.backward(), &self.model);
+        self.model = self.optimizer.step(lr, self.model.clone(), gradients);
+        if let (Some(target), AntiCollapse::Ema { momentum }) =
+            (self.target.take(), &self.config.objective.anti_collapse)
+        {
+            self.target = Some(ema_update(target, &self.model, *momentum));
+        }
+        Ok(losses)
+    }
+}
+
+/// Moves every parameter of `target` toward the same parameter of `online`:
+/// `target ← m·target + (1 − m)·online`, without gradient. (Batch-norm running statistics are
+/// not blended: the target runs in training mode, on batch statistics.)
+fn ema_update<B: Backend>(
+    target: WorldModel<B>,
+    online: &WorldModel<B>,
+    momentum: f32,
+) -> WorldModel<B> {
+    struct Collect<B: Backend>(HashMap<ParamId, Tensor<B, 1>>);
+    impl<B: Backend> ModuleVisitor<B> for Collect<B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.0
+                .insert(param.id, param.val().detach().flatten(0, D - 1));
+        }
+    }
+    struct Blend<B: Backend> {
+        online: HashMap<ParamId, Tensor<B, 1>>,
+        momentum: f32,
+    }
+    impl<B: Backend> ModuleMapper<B> for Blend<B> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let (id, tensor, mapper) = param.consume();
+            let blended = match self.online.remove(&id) {
+                Some(online) => {
+                    let shape = tensor.shape();
+                    (tensor.mul_scalar(self.momentum)
+                        + online.reshape(shape).mul_scalar(1.0 - self.momentum))
+                    .detach()
+                }
+                None => tensor,
+            };
+            Param::from_mapped_value(id, blended, mapper)
+        }
+    }
+    let mut collect = Collect(HashMap::new());
+    online.visit(&mut collect);
+    target.map(&mut Blend {
+        online: collect.0,
+        momentum,
+    })
+}
+
+/// Trains (or resumes) a world model; `observe` sees progress as it happens.
+pub fn train<B: AutodiffBackend>(
+    options: &TrainOptions,
+    device: &B::Device,
+    observe: &mut dyn FnMut(&TrainEvent),
+) -> Result<TrainSummary, WorldModelError> {
+    let out = &options.out;
+    let resume_from = if options.resume {
+        Some(Checkpoint::open(out)?)
+    } else {
+        if let Some((_, dir)) = checkpoint::list(out)?.pop() {
+            return Err(WorldModelError::RunExists {
+                out: out.clone(),
+                checkpoint: dir,
+            });
+        }
+        None
+    };
+    let mut config = match (&resume_from, &options.config) {
+        (Some(checkpoint), Some(given)) => {
+            let mut given = given.clone();
+            given.training.steps = checkpoint.config.training.steps;
+            if given != checkpoint.config {
+                return Err(WorldModelError::ConfigMismatch {
+                    checkpoint: checkpoint.dir.clone(),
+                });
+            }
+            checkpoint.config.clone()
+        }
+        (Some(checkpoint), None) => checkpoint.config.clone(),
+        (None, Some(given)) => given.clone(),
+        (None, None) => return Err(WorldModelError::NoConfig),
+    };
+    if let Some(steps) = options.steps {
+        config.training.steps = steps;
+    }
+    let total = config.training.steps;
+    let t = config.training.clone();
+    let data = EpisodeSet::load(&options.data, t.validation_fraction, t.seed)?;
+    if let Some(checkpoint) = &resume_from {
+        checkpoint.check_compatible(data.spec(), &options.data)?;
+    }
+    let frames = config.window_frames();
+    let frameskip = config.model.frameskip;
+    let train_windows = data.windows(data.train_episodes(), frames, frameskip);
+    let validation_windows = data.windows(data.validation_episodes(), frames, frameskip);
+    if train_windows.is_empty() || validation_windows.is_empty() {
+        return Err(WorldModelError::Data {
+            path: options.data.clone(),
+            message: format!(
+                "episodes are too short: a training window spans {} simulator steps (history {} + rollout {}, frameskip {})",
+                (frames - 1) * frameskip,
+                config.model.history,
+                config.objective.rollout_steps,
+                frameskip
+            ),
+        });
+    }
+    std::fs::create_dir_all(out).map_err(|source| WorldModelError::Io {
+        path: out.clone(),
+        source,
+    })?;
+    let config_path = out.join("config.ron");
+    std::fs::write(&config_path, config.to_ron()).map_err(|source| WorldModelError::Io {
+        path: config_path,
+        source,
+    })?;
+    let mut learner = Learner::<B>::new(&config, data.spec(), device);
+    let (mut step, mut elapsed) = (0, 0.0);
+    if let Some(checkpoint) = &resume_from {
+        learner = learner.load(&checkpoint.dir, device)?;
+        step = checkpoint.state.step;
+        elapsed = checkpoint.state.elapsed_s;
+    }
+    observe(&TrainEvent::Started {
+        step,
+        total,
+        train_windows: train_windows.len(),
+        validation_windows: validation_windows.len(),
+    });
+    let mut board = SummaryWriter::new(out);
+    let mut sampler = WindowSampler::new(train_windows, t.seed);
+    let mut history = Vec::new();
+    let started = Instant::now();
+    let session_start = step;
+    let mut last_checkpoint = None;
+    let mut stopped_early = false;
+    let save = |learner: &Learner<B>, step: u64, elapsed: f64| {
+        let state = TrainingState {
+            format_version: CHECKPOINT_VERSION,
+            step,
+            spec: data.spec().clone(),
+            elapsed_s: elapsed,
+        };
+        checkpoint::write(out, &config, &state, |dir| learner.save(dir))
+    };
+    while step < total {
+        let interrupted = options
+            .interrupt
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::SeqCst));
+        if interrupted || options.stop_after.is_some_and(|stop| step >= stop) {
+            stopped_early = true;
+            break;
+        }
+        let lr = learning_rate(&config, step);
+        let starts = sampler.batch(step, t.batch_size);
+        let batch = data.batch::<B>(&starts, frames, frameskip, device);
+        let losses = learner.step(&batch, step, lr)?;
+        step += 1;
+        let seconds = started.elapsed().as_secs_f64();
+        let samples_per_s =
+            ((step - session_start) * t.batch_size as u64) as f64 / seconds.max(1e-9);
+        history.push((step, losses, starts));
+        observe(&TrainEvent::Step {
+            step,
+            losses,
+            learning_rate: lr,
+            samples_per_s,
+        });
+        if step % t.log_every == 0 || step == total {
+            let s = step as usize;
+            board.add_scalar("train/loss", losses.total, s);
+            board.add_scalar("train/loss_pred", losses.prediction, s);
+            board.add_scalar("train/loss_no_change", losses.no_change, s);
+            board.add_scalar("train/loss_rollout", losses.rollout, s);
+            match config.objective.anti_collapse {
+                AntiCollapse::Sigreg { .. } => board.add_scalar("train/sigreg", losses.sigreg, s),
+                AntiCollapse::Vicreg { .. } => {
+                    board.add_scalar("train/vicreg_variance", losses.variance, s);
+                    board.add_scalar("train/vicreg_covariance", losses.covariance, s);
+                }
+                AntiCollapse::Ema { .. } | AntiCollapse::None => {}
+            }
+            board.add_scalar("train/lr", lr as f32, s);
+            board.add_scalar("perf/samples_per_s", samples_per_s as f32, s);
+            board.add_scalar(
+                "perf/frames_per_s",
+                (samples_per_s * frames as f64) as f32,
+                s,
+            );
+        }
+        if step % t.eval_every == 0 && step < total {
+            let report = evaluate(&learner.model.valid(), &data, &config, step, device);
+            log_evaluation(&mut board, &report);
+            observe(&TrainEvent::Evaluated(Box::new(report)));
+        }
+        if step % t.checkpoint_every == 0 && step < total {
+            let dir = save(&learner, step, elapsed + started.elapsed().as_secs_f64())?;
+            observe(&TrainEvent::Checkpointed(dir.clone()));
+            last_checkpoint = Some(dir);
+        }
+    }
+    let evaluation = evaluate(&learner.model.valid(), &data, &config, step, device);
+    log_evaluation(&mut board, &evaluation);
+    observe(&TrainEvent::Evaluated(Box::new(evaluation.clone())));
+    let checkpoint = match last_checkpoint {
+        Some(dir) if dir.ends_with(format!("step-{step:08}")) => dir,
+        _ => {
+            let dir = save(&learner, step, elapsed + started.elapsed().as_secs_f64())?;
+            observe(&TrainEvent::Checkpointed(dir.clone()));
+            dir
+        }
+    };
+    board.flush();
+    Ok(TrainSummary {
+        step,
+        history,
+        evaluation,
+        checkpoint,
+        stopped_early,
+    })
+}
+
+fn log_evaluation(board: &mut SummaryWriter, report: &EvalReport) {
+    let s = report.step as usize;
+    board.add_scalar("val/loss_pred", report.loss_pred as f32, s);
+    board.add_scalar("val/loss_no_change", report.loss_no_change as f32, s);
+    for (horizon, error) in &report.rollout_error {
+        board.add_scalar(&format!("val/rollout_error_h{horizon}"), *error as f32, s);
+    }
+    board.add_scalar("repr/latent_std", report.latent_std as f32, s);
+    board.add_scalar("repr/effective_rank", report.effective_rank as f32, s);
+    board.add_scalar("repr/probe_r2", report.probe.mean() as f32, s);
+    board.flush();
+}

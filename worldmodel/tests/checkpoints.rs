@@ -1,0 +1,240 @@
+//! Exact resume after an interruption, and clear errors for bad checkpoints, configs and data.
+
+mod common;
+
+use std::path::Path;
+
+use burn::backend::{Autodiff, Flex};
+use common::{small_config, write_toy_dataset};
+use prefrontal_worldmodel::{
+    Checkpoint, TrainOptions, TrainSummary, WorldModelConfig, WorldModelError, train,
+};
+
+type B = Autodiff<Flex>;
+
+fn options(data: &Path, out: &Path, config: Option<WorldModelConfig>) -> TrainOptions {
+    TrainOptions {
+        data: data.to_owned(),
+        out: out.to_owned(),
+        config,
+        steps: None,
+        resume: false,
+        stop_after: None,
+        interrupt: None,
+    }
+}
+
+fn run(options: &TrainOptions) -> Result<TrainSummary, WorldModelError> {
+    train::<B>(options, &Default::default(), &mut |_| {})
+}
+
+#[test]
+fn resume_after_an_interruption_continues_at_the_same_step_with_the_same_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 6, 20, 2);
+    let mut config = small_config(12);
+    config.training.checkpoint_every = 4;
+    let whole = run(&options(
+        &data,
+        &dir.path().join("whole"),
+        Some(config.clone()),
+    ))
+    .unwrap();
+
+    // Interrupted after step 6: only the checkpoint of step 4 counts, as after a kill.
+    let out = dir.path().join("split");
+    let mut first = options(&data, &out, Some(config.clone()));
+    first.stop_after = Some(6);
+    let stopped = run(&first).unwrap();
+    assert!(stopped.stopped_early);
+    std::fs::remove_dir_all(out.join("checkpoints/step-00000006")).unwrap();
+    let mut second = options(&data, &out, None);
+    second.resume = true;
+    let resumed = run(&second).unwrap();
+    assert_eq!(
+        resumed.history.first().unwrap().0,
+        5,
+        "resumes after the step-4 checkpoint"
+    );
+    assert_eq!(resumed.step, 12);
+    for ((step_a, losses_a, windows_a), (step_b, losses_b, windows_b)) in
+        whole.history[4..].iter().zip(&resumed.history)
+    {
+        assert_eq!(step_a, step_b);
+        assert_eq!(windows_a, windows_b, "data order at step {step_a}");
+        assert!(
+            (losses_a.total - losses_b.total).abs() <= 1e-4 * losses_a.total.abs().max(1.0),
+            "loss at step {step_a}: {} vs {}",
+            losses_a.total,
+            losses_b.total
+        );
+    }
+    assert_eq!(whole.evaluation.probe, resumed.evaluation.probe);
+}
+
+#[test]
+fn a_new_run_never_overwrites_an_existing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 4, 12, 3);
+    let out = dir.path().join("run");
+    run(&options(&data, &out, Some(small_config(2)))).unwrap();
+    let error = run(&options(&data, &out, Some(small_config(2))))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("already holds a run") && error.contains("--resume"),
+        "{error}"
+    );
+    // Resuming with a different model is refused; with more steps it continues.
+    let mut other = small_config(2);
+    other.model.latent_dim = 16;
+    let mut resume = options(&data, &out, Some(other));
+    resume.resume = true;
+    let error = run(&resume).unwrap_err().to_string();
+    assert!(error.contains("differs from the one in"), "{error}");
+    let mut longer = options(&data, &out, None);
+    longer.resume = true;
+    longer.steps = Some(4);
+    assert_eq!(run(&longer).unwrap().step, 4);
+}
+
+#[test]
+fn corrupt_or_missing_checkpoints_give_errors_that_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 4, 12, 4);
+    let out = dir.path().join("run");
+    let summary = run(&options(&data, &out, Some(small_config(2)))).unwrap();
+    let model_file = summary.checkpoint.join("model.mpk");
+    let bytes = std::fs::read(&model_file).unwrap();
+    std::fs::write(&model_file, &bytes[..bytes.len() / 2]).unwrap();
+    let error = Checkpoint::open(&out)
+        .unwrap()
+        .load_model::<Flex>(&Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("model.mpk") && error.contains("cannot be loaded"),
+        "{error}"
+    );
+    std::fs::remove_file(&model_file).unwrap();
+    let error = Checkpoint::open(&out)
+        .unwrap()
+        .load_model::<Flex>(&Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("model.mpk") && error.contains("missing"),
+        "{error}"
+    );
+    std::fs::write(summary.checkpoint.join("state.json"), "{ not json").unwrap();
+    let error = Checkpoint::open(&out).unwrap_err().to_string();
+    assert!(
+        error.contains("state.json") && error.contains("unreadable"),
+        "{error}"
+    );
+    let error = Checkpoint::open(dir.path().join("nowhere"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("nowhere") && error.contains("does not exist"),
+        "{error}"
+    );
+    let error = Checkpoint::open(&data).unwrap_err().to_string();
+    assert!(error.contains("holds no checkpoint"), "{error}");
+}
+
+#[test]
+fn a_checkpoint_refuses_data_of_another_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 4, 12, 5);
+    let summary = run(&options(
+        &data,
+        &dir.path().join("run"),
+        Some(small_config(2)),
+    ))
+    .unwrap();
+    let checkpoint = Checkpoint::open(&summary.checkpoint).unwrap();
+    let mut other = checkpoint.state.spec.clone();
+    other.width = 64;
+    other.action_dim = 3;
+    let error = checkpoint
+        .check_compatible(&other, Path::new("elsewhere"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("does not fit the data in elsewhere"),
+        "{error}"
+    );
+    assert!(
+        error.contains("frames are 32×32 there, 64×32 here")
+            && error.contains("actions have 2 components there, 3 here"),
+        "{error}"
+    );
+}
+
+#[test]
+fn config_errors_name_the_file_and_the_place() {
+    let file = Path::new("configs/bad.ron");
+    let error = WorldModelConfig::parse("(model: (latent_dimm: 3))", file)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("configs/bad.ron:1:") && error.contains("latent_dimm"),
+        "{error}"
+    );
+    let error = WorldModelConfig::parse("(training: (batch_size: 0))", file)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "configs/bad.ron: training.batch_size: must be at least 1"
+    );
+    let error = WorldModelConfig::parse(
+        "(model: (predictor: Transformer(width: 30, depth: 1, heads: 4)))",
+        file,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("model.predictor.width") && error.contains("multiple of heads"),
+        "{error}"
+    );
+    let config = WorldModelConfig::parse(
+        "(objective: (anti_collapse: Vicreg(variance: 1.0, covariance: 0.04)))",
+        file,
+    )
+    .unwrap();
+    assert_eq!(
+        WorldModelConfig::parse(&config.to_ron(), file).unwrap(),
+        config
+    );
+}
+
+#[test]
+fn too_little_data_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 1, 12, 6);
+    let error = run(&options(
+        &data,
+        &dir.path().join("a"),
+        Some(small_config(2)),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("has 1 episode(s)"), "{error}");
+    let short = dir.path().join("short");
+    write_toy_dataset(&short, 4, 2, 6);
+    let error = run(&options(
+        &short,
+        &dir.path().join("b"),
+        Some(small_config(2)),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("episodes are too short"), "{error}");
+}
