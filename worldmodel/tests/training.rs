@@ -219,3 +219,45 @@ fn save_then_load_gives_identical_outputs() {
         a.encode(frames, proprio).into_data()
     );
 }
+
+#[test]
+fn the_vit_encoder_and_mlp_predictor_train_and_roll_out() {
+    let dir = toy(6, 50);
+    let mut config = small_config(30);
+    config.model.encoder = prefrontal_worldmodel::config::EncoderConfig::Vit {
+        patch: 8,
+        width: 32,
+        depth: 1,
+        heads: 2,
+    };
+    config.model.predictor = prefrontal_worldmodel::config::PredictorConfig::Mlp {
+        hidden: 64,
+        layers: 2,
+    };
+    config.model.use_proprio = true;
+    let summary = run(&options(
+        &dir.path().join("data"),
+        &dir.path().join("run"),
+        config,
+    ))
+    .unwrap();
+    let first = summary.history[..5]
+        .iter()
+        .map(|(_, l, _)| l.total)
+        .sum::<f32>();
+    let last = summary.history[25..]
+        .iter()
+        .map(|(_, l, _)| l.total)
+        .sum::<f32>();
+    assert!(last < first, "loss did not fall: {first} → {last}");
+    let report = &summary.evaluation;
+    assert!(report.loss_pred.is_finite() && report.rollout_error.len() == 3);
+    let model = Checkpoint::open(&summary.checkpoint)
+        .unwrap()
+        .load_model::<Flex>(&Default::default())
+        .unwrap();
+    let device = Default::default();
+    let history = Tensor::<Flex, 3>::zeros([5, 2, 32], &device);
+    let actions = Tensor::<Flex, 3>::zeros([5, 1 + 4, 8], &device);
+    assert_eq!(model.rollout(history, actions).dims(), [5, 4, 32]);
+}
