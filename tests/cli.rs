@@ -1,16 +1,11 @@
 //! End-to-end checks of the `prefrontal` binary and of the workspace's layering.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn prefrontal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_prefrontal"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
+use common::prefrontal;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -1,16 +1,12 @@
 //! The world model end to end on rendered `reach` data: collect, train, probe, kill and resume.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-fn prefrontal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_prefrontal"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
+use common::prefrontal;
+use std::time::{Duration, Instant};
 
 fn text(output: &Output) -> String {
     format!(

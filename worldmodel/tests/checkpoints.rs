@@ -4,29 +4,9 @@ mod common;
 
 use std::path::Path;
 
-use burn::backend::{Autodiff, Flex};
-use common::{small_config, write_toy_dataset};
-use prefrontal_worldmodel::{
-    Checkpoint, TrainOptions, TrainSummary, WorldModelConfig, WorldModelError, train,
-};
-
-type B = Autodiff<Flex>;
-
-fn options(data: &Path, out: &Path, config: Option<WorldModelConfig>) -> TrainOptions {
-    TrainOptions {
-        data: data.to_owned(),
-        out: out.to_owned(),
-        config,
-        steps: None,
-        resume: false,
-        stop_after: None,
-        interrupt: None,
-    }
-}
-
-fn run(options: &TrainOptions) -> Result<TrainSummary, WorldModelError> {
-    train::<B>(options, &Default::default(), &mut |_| {})
-}
+use burn::backend::Flex;
+use common::{options, run, small_config, write_toy_dataset};
+use prefrontal_worldmodel::{Checkpoint, WorldModelConfig};
 
 #[test]
 fn resume_after_an_interruption_continues_at_the_same_step_with_the_same_data() {

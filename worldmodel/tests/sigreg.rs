@@ -101,6 +101,24 @@ fn direct(projections: &[Vec<f64>]) -> f64 {
     mean / projections.len() as f64
 }
 
+/// Autodiff gradient of SIGReg with respect to every sample value.
+fn gradient(
+    x: &[f64],
+    rows: usize,
+    dim: usize,
+    directions: Tensor<B, 2>,
+    knots: usize,
+) -> Vec<f64> {
+    let input = tensor(x, rows, dim).require_grad();
+    let value = sigreg(input.clone(), directions, knots);
+    to_vec(
+        input
+            .grad(&value.backward())
+            .map(Tensor::from_inner)
+            .unwrap(),
+    )
+}
+
 fn statistic(x: &[f64], rows: usize, dim: usize, directions: &Tensor<B, 2>, knots: usize) -> f64 {
     let value = sigreg(tensor(x, rows, dim), directions.clone(), knots);
     value.into_scalar() as f64
@@ -170,14 +188,7 @@ fn sigreg_gradient_matches_finite_differences_of_the_f64_statistic() {
     let x: Vec<f64> = (0..rows * dim)
         .map(|_| rng.random_range(-1.5..2.5))
         .collect();
-    let input = tensor(&x, rows, dim).require_grad();
-    let value = sigreg(input.clone(), directions, knots);
-    let gradient = to_vec(
-        input
-            .grad(&value.backward())
-            .map(Tensor::from_inner)
-            .unwrap(),
-    );
+    let gradient = gradient(&x, rows, dim, directions, knots);
     let f = |x: &[f64]| trapezoid(&projections(x, rows, dim, &d, count), knots);
     let h = 1e-5;
     let (mut error, mut norm) = (0.0, 0.0);
@@ -226,15 +237,8 @@ fn sigreg_gradient_moves_a_non_gaussian_batch_toward_isotropy() {
     let (covariance_before, mean_before) = distance_from_standard(&x, rows, dim);
     for step in 0..300 {
         let directions = random_directions::<B>(dim, count, step, &Default::default());
-        let input = tensor(&x, rows, dim).require_grad();
-        let value = sigreg(input.clone(), directions, knots);
-        let gradient = to_vec(
-            input
-                .grad(&value.backward())
-                .map(Tensor::from_inner)
-                .unwrap(),
-        );
-        for (v, g) in x.iter_mut().zip(gradient) {
+        let step_gradient = gradient(&x, rows, dim, directions, knots);
+        for (v, g) in x.iter_mut().zip(step_gradient) {
             *v -= 2.0 * g;
         }
     }

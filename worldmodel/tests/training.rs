@@ -3,33 +3,11 @@
 
 mod common;
 
-use std::path::Path;
-
-use burn::backend::{Autodiff, Flex};
+use burn::backend::Flex;
 use burn::tensor::{Distribution, Tensor};
-use common::{SIZE, small_config, write_toy_dataset};
+use common::{SIZE, options, run, small_config, write_toy_dataset};
+use prefrontal_worldmodel::Checkpoint;
 use prefrontal_worldmodel::config::AntiCollapse;
-use prefrontal_worldmodel::{
-    Checkpoint, TrainOptions, TrainSummary, WorldModelConfig, WorldModelError, train,
-};
-
-type B = Autodiff<Flex>;
-
-fn options(data: &Path, out: &Path, config: WorldModelConfig) -> TrainOptions {
-    TrainOptions {
-        data: data.to_owned(),
-        out: out.to_owned(),
-        config: Some(config),
-        steps: None,
-        resume: false,
-        stop_after: None,
-        interrupt: None,
-    }
-}
-
-fn run(options: &TrainOptions) -> Result<TrainSummary, WorldModelError> {
-    train::<B>(options, &Default::default(), &mut |_| {})
-}
 
 fn toy(episodes: usize, steps: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

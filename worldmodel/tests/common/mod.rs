@@ -5,9 +5,10 @@
 
 use std::path::Path;
 
+use burn::backend::{Autodiff, Flex};
 use prefrontal_dataset::{Dataset, Episode, FrameInfo, Header, SpaceInfo};
-use prefrontal_worldmodel::WorldModelConfig;
 use prefrontal_worldmodel::config::{EncoderConfig, PredictorConfig};
+use prefrontal_worldmodel::{TrainOptions, TrainSummary, WorldModelConfig, WorldModelError, train};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -117,4 +118,26 @@ pub fn small_config(steps: u64) -> WorldModelConfig {
     config.training.eval_every = 1000;
     config.training.validation_fraction = 0.2;
     config
+}
+
+/// Options of a plain training run.
+pub fn options(
+    data: &Path,
+    out: &Path,
+    config: impl Into<Option<WorldModelConfig>>,
+) -> TrainOptions {
+    TrainOptions {
+        data: data.to_owned(),
+        out: out.to_owned(),
+        config: config.into(),
+        steps: None,
+        resume: false,
+        stop_after: None,
+        interrupt: None,
+    }
+}
+
+/// Trains on the CPU without reporting progress.
+pub fn run(options: &TrainOptions) -> Result<TrainSummary, WorldModelError> {
+    train::<Autodiff<Flex>>(options, &Default::default(), &mut |_| {})
 }
