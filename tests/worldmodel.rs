@@ -26,6 +26,17 @@ fn run_ok(args: &[&str]) -> String {
     text
 }
 
+/// Runs `prefrontal ARGS`, which must fail, and returns its output.
+fn run_failing(args: &[&str]) -> String {
+    let output = prefrontal(args);
+    let text = text(&output);
+    assert!(
+        !output.status.success(),
+        "prefrontal {args:?} succeeded:\n{text}"
+    );
+    text
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("prefrontal-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -150,7 +161,7 @@ fn training_killed_mid_run_resumes_from_its_last_checkpoint() {
     assert!(resumed_at >= 3.0 && resumed_at % 3.0 == 0.0, "{out}");
     assert!(out.contains("done: step 12"), "{out}");
     // A second fresh run into the same folder is refused, and nothing is lost.
-    let refused = prefrontal(&[
+    let refused = run_failing(&[
         "train",
         "--data",
         &data,
@@ -159,12 +170,7 @@ fn training_killed_mid_run_resumes_from_its_last_checkpoint() {
         "--out",
         run.to_str().unwrap(),
     ]);
-    assert!(!refused.status.success());
-    assert!(
-        text(&refused).contains("already holds a run"),
-        "{}",
-        text(&refused)
-    );
+    assert!(refused.contains("already holds a run"), "{refused}");
     assert!(run.join("checkpoints/step-00000012/model.mpk").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -201,15 +207,13 @@ fn probing_a_checkpoint_with_data_of_another_shape_is_refused() {
         "--out",
         run.to_str().unwrap(),
     ]);
-    let refused = prefrontal(&[
+    let message = run_failing(&[
         "probe",
         "--checkpoint",
         run.to_str().unwrap(),
         "--data",
         other.to_str().unwrap(),
     ]);
-    assert!(!refused.status.success());
-    let message = text(&refused);
     assert!(
         message.contains("does not fit the data")
             && message.contains("frames are 64×64 there, 32×32 here"),

@@ -288,6 +288,19 @@ impl WorldModelConfig {
                 Ok(())
             }
         };
+        // A transformer needs layers and heads, and a width that the heads divide.
+        let attention = |[width_field, depth_field, heads_field]: [&'static str; 3],
+                         [width, depth, heads]: [usize; 3]| {
+            positive(depth_field, depth)?;
+            positive(heads_field, heads)?;
+            if width == 0 || width % heads != 0 {
+                return Err((
+                    width_field,
+                    format!("must be a positive multiple of heads ({heads}), got {width}"),
+                ));
+            }
+            Ok(())
+        };
         positive("model.latent_dim", m.latent_dim)?;
         positive("model.history", m.history)?;
         positive("model.frameskip", m.frameskip)?;
@@ -308,14 +321,14 @@ impl WorldModelConfig {
                 heads,
             } => {
                 positive("model.encoder.patch", *patch)?;
-                positive("model.encoder.depth", *depth)?;
-                positive("model.encoder.heads", *heads)?;
-                if *width == 0 || width % heads != 0 {
-                    return Err((
+                attention(
+                    [
                         "model.encoder.width",
-                        format!("must be a positive multiple of heads ({heads}), got {width}"),
-                    ));
-                }
+                        "model.encoder.depth",
+                        "model.encoder.heads",
+                    ],
+                    [*width, *depth, *heads],
+                )?;
             }
         }
         match &m.predictor {
@@ -323,16 +336,14 @@ impl WorldModelConfig {
                 width,
                 depth,
                 heads,
-            } => {
-                positive("model.predictor.depth", *depth)?;
-                positive("model.predictor.heads", *heads)?;
-                if *width == 0 || width % heads != 0 {
-                    return Err((
-                        "model.predictor.width",
-                        format!("must be a positive multiple of heads ({heads}), got {width}"),
-                    ));
-                }
-            }
+            } => attention(
+                [
+                    "model.predictor.width",
+                    "model.predictor.depth",
+                    "model.predictor.heads",
+                ],
+                [*width, *depth, *heads],
+            )?,
             PredictorConfig::Mlp { hidden, layers } => {
                 positive("model.predictor.hidden", *hidden)?;
                 positive("model.predictor.layers", *layers)?;

@@ -9,8 +9,8 @@ use std::time::Instant;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Tensor};
 use std::collections::HashMap;
 use tensorboard_rs::summary_writer::SummaryWriter;
 
@@ -211,28 +211,19 @@ impl<B: AutodiffBackend> Learner<B> {
             targets.clone().narrow(1, 1, history),
         );
         let mut total = prediction.clone();
-        let mut report = StepLosses {
-            total: 0.0,
-            prediction: 0.0,
-            no_change: 0.0,
-            rollout: 0.0,
-            sigreg: 0.0,
-            variance: 0.0,
-            covariance: 0.0,
-        };
-        let mut rollout = None;
+        let device = z.device();
+        let zero = || Tensor::<B, 1>::zeros([1], &device);
+        let mut rollout = zero();
         if objective.rollout_steps > 0 && objective.rollout_weight > 0.0 {
             let imagined = self.model.rollout(context, batch.actions.clone()); // [B, K, D]
-            let loss = distance(
+            rollout = distance(
                 objective.distance,
                 imagined,
                 targets.narrow(1, history, rollout_steps),
             );
-            total = total + loss.clone().mul_scalar(objective.rollout_weight);
-            rollout = Some(loss);
+            total = total + rollout.clone().mul_scalar(objective.rollout_weight);
         }
-        let mut sigreg_value = None;
-        let mut vicreg_values = None;
+        let (mut sigreg_value, mut variance, mut covariance) = (zero(), zero(), zero());
         match &objective.anti_collapse {
             AntiCollapse::Sigreg {
                 weight,
@@ -245,35 +236,50 @@ impl<B: AutodiffBackend> Learner<B> {
                     .seed
                     .wrapping_mul(0x2545_f491_4f6c_dd1d)
                     ^ step;
-                let directions = random_directions::<B>(dim, *projections, seed, &z.device());
-                let value = sigreg(z, directions, *knots);
-                total = total + value.clone().mul_scalar(*weight);
-                sigreg_value = Some(value);
+                let directions = random_directions::<B>(dim, *projections, seed, &device);
+                sigreg_value = sigreg(z, directions, *knots);
+                total = total + sigreg_value.clone().mul_scalar(*weight);
             }
             AntiCollapse::Vicreg {
-                variance,
-                covariance,
+                variance: variance_weight,
+                covariance: covariance_weight,
             } => {
-                let (v, c) = vicreg(z);
-                total = total + v.clone().mul_scalar(*variance) + c.clone().mul_scalar(*covariance);
-                vicreg_values = Some((v, c));
+                (variance, covariance) = vicreg(z);
+                total = total
+                    + variance.clone().mul_scalar(*variance_weight)
+                    + covariance.clone().mul_scalar(*covariance_weight);
             }
             AntiCollapse::Ema { .. } | AntiCollapse::None => {}
         }
-        let scalar = |t: Tensor<B, 1>| t.into_scalar().elem::<f32>();
-        report.total = scalar(total.clone());
-        report.prediction = scalar(prediction);
-        report.no_change = scalar(distance(
+        let no_change = distance(
             objective.distance,
             latents.clone().narrow(1, 0, history).detach(),
             latents.narrow(1, 1, history).detach(),
-        ));
-        report.rollout = rollout.map(scalar).unwrap_or(0.0);
-        report.sigreg = sigreg_value.map(scalar).unwrap_or(0.0);
-        if let Some((v, c)) = vicreg_values {
-            report.variance = scalar(v);
-            report.covariance = scalar(c);
-        }
+        );
+        // One read-back for all scalars (one device synchronisation on a GPU).
+        let terms = [
+            total.clone(),
+            prediction,
+            no_change,
+            rollout,
+            sigreg_value,
+            variance,
+            covariance,
+        ];
+        let values = Tensor::cat(terms.map(|t| t.detach()).to_vec(), 0)
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .expect("loss terms are floats");
+        let report = StepLosses {
+            total: values[0],
+            prediction: values[1],
+            no_change: values[2],
+            rollout: values[3],
+            sigreg: values[4],
+            variance: values[5],
+            covariance: values[6],
+        };
         (total, report)
     }
 
@@ -429,7 +435,7 @@ pub fn train<B: AutodiffBackend>(
     let mut history = Vec::new();
     let started = Instant::now();
     let session_start = step;
-    let mut last_checkpoint = None;
+    let mut last_checkpoint: Option<(u64, PathBuf)> = None;
     let mut stopped_early = false;
     let save = |learner: &Learner<B>, step: u64, elapsed: f64| {
         let state = TrainingState {
@@ -494,14 +500,14 @@ pub fn train<B: AutodiffBackend>(
         if step % t.checkpoint_every == 0 && step < total {
             let dir = save(&learner, step, elapsed + started.elapsed().as_secs_f64())?;
             observe(&TrainEvent::Checkpointed(dir.clone()));
-            last_checkpoint = Some(dir);
+            last_checkpoint = Some((step, dir));
         }
     }
     let evaluation = evaluate(&learner.model.valid(), &data, &config, step, device);
     log_evaluation(&mut board, &evaluation);
     observe(&TrainEvent::Evaluated(Box::new(evaluation.clone())));
     let checkpoint = match last_checkpoint {
-        Some(dir) if dir.ends_with(format!("step-{step:08}")) => dir,
+        Some((saved, dir)) if saved == step => dir,
         _ => {
             let dir = save(&learner, step, elapsed + started.elapsed().as_secs_f64())?;
             observe(&TrainEvent::Checkpointed(dir.clone()));
