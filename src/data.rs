@@ -3,13 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use image::codecs::gif::{GifEncoder, Repeat};
-use image::{Delay, Frame as GifFrame, RgbImage, RgbaImage};
+use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use prefrontal_dataset::{ComponentStats, Dataset};
 use prefrontal_sim::collect::{CollectConfig, collect};
 use prefrontal_sim::policy::PolicyKind;
-use prefrontal_sim::{RenderOptions, Scene};
+use prefrontal_sim::{Frame, RenderOptions, Scene};
 
 /// Which actions a collection takes.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -260,16 +259,16 @@ pub fn run_export(args: &ExportArgs) -> Result<()> {
         }
         FrameFormat::Gif => {
             let path = args.out.join(format!("episode_{:06}.gif", args.episode));
-            let file = std::fs::File::create(&path)
+            let frames = episode
+                .frames
+                .chunks_exact(frame_bytes)
+                .map(|pixels| Frame {
+                    width,
+                    height,
+                    pixels: pixels.to_vec(),
+                });
+            prefrontal_sim::render::write_gif(&path, frames, index.header.control_hz)
                 .with_context(|| format!("writing {}", path.display()))?;
-            let mut encoder = GifEncoder::new(file);
-            encoder.set_repeat(Repeat::Infinite)?;
-            let delay =
-                Delay::from_numer_denom_ms(1000, index.header.control_hz.round().max(1.0) as u32);
-            for image in images {
-                let rgba: RgbaImage = image::DynamicImage::ImageRgb8(image).into_rgba8();
-                encoder.encode_frame(GifFrame::from_parts(rgba, 0, 0, delay))?;
-            }
             println!("wrote {}", path.display());
         }
     }

@@ -17,7 +17,8 @@ use crate::render::{
 };
 use crate::scene::Scene;
 use crate::task::{Goal, SamplingError, episode_seed};
-use crate::world::{ActionError, SimPlugin, SimWorlds, despawn_worlds, spawn_world};
+use crate::world::{ActionError, SimPlugin, SimWorlds, despawn_worlds, restore_state, spawn_world};
+use bevy_rapier3d::prelude::Velocity;
 
 /// An action vector. Components outside the scene's action space are clipped to its bounds
 /// (reported in `Info::action_clipped`); NaN or infinite components are refused.
@@ -143,6 +144,14 @@ pub enum SimError {
     /// Frames were asked of an environment built without rendering.
     #[error("this environment was built without rendering (use with_rendering)")]
     NotRendering,
+    /// A state to restore has the wrong length or a non-finite value.
+    #[error(
+        "a state to restore must hold {expected} finite values (the observation's state layout)"
+    )]
+    State {
+        /// The state dimension.
+        expected: usize,
+    },
     /// One `App::update` did not run exactly one control step.
     #[error("the fixed clock ran {0} control steps in one update instead of 1")]
     Clock(u32),
@@ -166,6 +175,8 @@ pub struct VecEnv {
     scene: Arc<Scene>,
     episodes: Vec<Option<EpisodeState>>,
     auto_reset: bool,
+    /// Episodes never end (see `set_endless`).
+    endless: bool,
     /// Present when the worlds are rendered.
     readback: Option<Readback>,
 }
@@ -246,6 +257,7 @@ impl VecEnv {
             scene,
             episodes: vec![None; num_envs],
             auto_reset: true,
+            endless: false,
             readback,
         }
     }
@@ -326,6 +338,48 @@ impl VecEnv {
     /// (the default for `VecEnv`). Without, `step` fails until they are reset.
     pub fn set_auto_reset(&mut self, on: bool) {
         self.auto_reset = on;
+    }
+
+    /// With `endless` on, episodes neither terminate on success nor truncate at the step
+    /// limit: the worlds are plain physics, e.g. for a planner that uses the simulator as
+    /// its model.
+    pub fn set_endless(&mut self, on: bool) {
+        self.endless = on;
+    }
+
+    /// Puts environment `env`'s dynamic bodies into the privileged `state` of an
+    /// observation (positions, rotations and velocities, `Observation::state` layout); the
+    /// next step starts from it. Fixed bodies and the episode are unchanged.
+    pub fn restore_state(&mut self, env: usize, state: &[f32]) -> Result<(), SimError> {
+        self.sim().slot(env).ok_or(SimError::NotReset(env))?;
+        let expected = self.sim().layout().state_names.len();
+        if state.len() != expected || state.iter().any(|v| !v.is_finite()) {
+            return Err(SimError::State { expected });
+        }
+        restore_state(self.app.world_mut(), env, state);
+        Ok(())
+    }
+
+    /// The observations of every environment placed at rest in its goal configuration:
+    /// goal proprioception and state, and the goal image when rendering.
+    pub fn goal_observations(&mut self) -> Result<Vec<Observation>, SimError> {
+        let frames = match self.readback {
+            Some(_) => Some(self.goal_frames()?),
+            None => None,
+        };
+        let sim = self.sim();
+        let mut observations = (0..self.num_envs())
+            .map(|env| {
+                let slot = sim.slot(env).ok_or(SimError::NotReset(env))?;
+                let poses = sim.kinematics().poses(&slot.episode.goal.configuration);
+                let velocities = vec![Velocity::zero(); poses.len()];
+                Ok(sim.layout().observe(sim.kinematics(), &poses, &velocities))
+            })
+            .collect::<Result<Vec<_>, SimError>>()?;
+        for (observation, frame) in observations.iter_mut().zip(frames.into_iter().flatten()) {
+            observation.frame = Some(frame);
+        }
+        Ok(observations)
     }
 
     /// Number of environments.
@@ -462,16 +516,7 @@ impl VecEnv {
                 got: actions.len(),
             });
         }
-        for (env, state) in self.episodes.iter().enumerate() {
-            match state {
-                None => return Err(SimError::NotReset(env)),
-                Some(state) if state.over => return Err(SimError::EpisodeOver(env)),
-                Some(_) => {}
-            }
-        }
-        let steps_before: Vec<u32> = (0..self.num_envs())
-            .map(|env| self.sim().slot(env).expect("reset").steps)
-            .collect();
+        self.check_running()?;
         let mut clipped = Vec::with_capacity(actions.len());
         {
             let mut sim = self.app.world_mut().resource_mut::<SimWorlds>();
@@ -484,6 +529,41 @@ impl VecEnv {
                 clipped.push(sim.set_action(env, &action.0).expect("checked"));
             }
         }
+        self.advance(&clipped)
+    }
+
+    /// Steps every environment with the actions that systems of the `App` set during the
+    /// step, in `FixedUpdate` before `SimSystems::ApplyAction` (an agent; see `app_mut`).
+    /// A world whose action nobody sets repeats its previous one.
+    pub fn step_driven(&mut self) -> Result<Vec<Step>, SimError> {
+        self.check_running()?;
+        self.advance(&vec![false; self.num_envs()])
+    }
+
+    /// The Bevy `App` holding the worlds, for plugins that drive them (the agent). Systems
+    /// added here run in every step; they must not add or remove worlds.
+    pub fn app_mut(&mut self) -> &mut App {
+        &mut self.app
+    }
+
+    /// Fails unless every environment is in a running episode.
+    fn check_running(&self) -> Result<(), SimError> {
+        for (env, state) in self.episodes.iter().enumerate() {
+            match state {
+                None => return Err(SimError::NotReset(env)),
+                Some(state) if state.over => return Err(SimError::EpisodeOver(env)),
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one control step with the actions already set; `clipped[env]` says whether
+    /// clipping changed environment `env`'s action.
+    fn advance(&mut self, clipped: &[bool]) -> Result<Vec<Step>, SimError> {
+        let steps_before: Vec<u32> = (0..self.num_envs())
+            .map(|env| self.sim().slot(env).expect("reset").steps)
+            .collect();
         self.app.update();
         let ran = self.sim().slot(0).expect("reset").steps - steps_before[0];
         if ran != 1 {
@@ -499,8 +579,8 @@ impl VecEnv {
         let mut ended = Vec::new();
         for (env, &action_clipped) in clipped.iter().enumerate() {
             let (observation, info) = self.current(env, action_clipped);
-            let terminated = info.success;
-            let truncated = !terminated && info.episode_step >= max_steps;
+            let terminated = info.success && !self.endless;
+            let truncated = !terminated && !self.endless && info.episode_step >= max_steps;
             if terminated || truncated {
                 ended.push(env);
             }

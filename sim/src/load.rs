@@ -13,7 +13,7 @@ use crate::scene::{
     Shape,
 };
 
-/// A 1-based line and column in a scene file.
+/// A 1-based line and column in a RON file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {
     /// Line, from 1.
@@ -63,6 +63,21 @@ pub enum SceneError {
     },
 }
 
+/// Parses RON text into `T` with the extensions every Prefrontal file allows (implicit
+/// `Some`). An error holds where the parser stopped and why.
+pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, (Location, String)> {
+    ron::Options::default()
+        .with_default_extension(Extensions::IMPLICIT_SOME)
+        .from_str(text)
+        .map_err(|e| {
+            let location = Location {
+                line: e.span.start.line,
+                column: e.span.start.col,
+            };
+            (location, e.code.to_string())
+        })
+}
+
 impl Scene {
     /// Reads and validates a scene file.
     pub fn load(path: impl AsRef<Path>) -> Result<Scene, SceneError> {
@@ -77,14 +92,10 @@ impl Scene {
     /// Parses and validates scene text; `file` names it in errors.
     pub fn parse(text: &str, file: impl AsRef<Path>) -> Result<Scene, SceneError> {
         let file = file.as_ref();
-        let options = ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME);
-        let scene: Scene = options.from_str(text).map_err(|e| SceneError::Parse {
+        let scene: Scene = parse_ron(text).map_err(|(location, message)| SceneError::Parse {
             file: file.to_owned(),
-            location: Location {
-                line: e.span.start.line,
-                column: e.span.start.col,
-            },
-            message: e.code.to_string(),
+            location,
+            message,
         })?;
         scene.validate().map_err(|problem| SceneError::Invalid {
             file: file.to_owned(),

@@ -104,6 +104,11 @@ impl ObservationLayout {
         }
     }
 
+    /// Scene indices of the bodies in the state vector (the dynamic ones), in order.
+    pub fn state_bodies(&self) -> &[usize] {
+        &self.state_bodies
+    }
+
     /// The observation of bodies at `poses` moving with `velocities` (scene order).
     pub fn observe(
         &self,

@@ -9,7 +9,7 @@ use bevy_rapier3d::prelude::*;
 use bevy_rapier3d::rapier::dynamics::{JointAxesMask, JointAxis};
 
 use crate::kinematics::Kinematics;
-use crate::observation::{Observation, ObservationLayout};
+use crate::observation::{Observation, ObservationLayout, STATE_PER_BODY};
 use crate::render::Frame;
 use crate::scene::{Actuator, Arena, Axis, Body, BodyKind, JointKind, Material, Scene, Shape};
 use crate::task::{self, Episode, Progress, SamplingError};
@@ -330,6 +330,51 @@ pub fn reset_world(world: &mut World, index: usize, seed: u64) -> Result<(), Sam
     despawn_worlds(world, &[index]);
     spawn_world(world, index, episode);
     Ok(())
+}
+
+/// Puts world `index`'s dynamic bodies into `state` (the `Observation::state` layout:
+/// per body position, rotation, linear and angular velocity). Rapier picks the new poses
+/// and velocities up at the next step.
+pub fn restore_state(world: &mut World, index: usize, state: &[f32]) {
+    let sim = world.resource::<SimWorlds>();
+    let bodies = sim.layout.state_bodies().to_vec();
+    let slot = sim.slots[index]
+        .as_ref()
+        .expect("restore_state on a world that was never reset");
+    let entities: Vec<Entity> = bodies.iter().map(|&body| slot.bodies[body]).collect();
+    let mut poses = slot.poses.clone();
+    let mut velocities = slot.velocities.clone();
+    for ((&body, entity), values) in bodies
+        .iter()
+        .zip(entities)
+        .zip(state.chunks_exact(STATE_PER_BODY))
+    {
+        let pose = Transform::from_translation(Vec3::from_slice(&values[0..3]))
+            .with_rotation(Quat::from_slice(&values[3..7]).normalize());
+        let velocity = Velocity {
+            linear: Vec3::from_slice(&values[7..10]),
+            angular: Vec3::from_slice(&values[10..13]),
+        };
+        let mut body_entity = world.entity_mut(entity);
+        *body_entity
+            .get_mut::<Transform>()
+            .expect("bodies have a pose") = pose;
+        *body_entity
+            .get_mut::<Velocity>()
+            .expect("bodies have a velocity") = velocity;
+        poses[body] = pose;
+        velocities[body] = velocity;
+    }
+    let mut sim = world.resource_mut::<SimWorlds>();
+    let sim = &mut *sim;
+    let observation = sim.layout.observe(&sim.kinematics, &poses, &velocities);
+    let slot = sim.slots[index].as_mut().expect("checked above");
+    slot.observation = Observation {
+        frame: slot.observation.frame.take(),
+        ..observation
+    };
+    slot.poses = poses;
+    slot.velocities = velocities;
 }
 
 /// Removes the entities of several worlds. Despawn all worlds that are about to be rebuilt

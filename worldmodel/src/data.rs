@@ -62,6 +62,15 @@ struct EpisodeArrays {
     steps: usize,
 }
 
+/// Converts an RGB frame's HWC bytes into the encoder's input: CHW floats in [-1, 1].
+/// `target` holds `pixels.len()` floats.
+pub fn pixels_to_input(pixels: &[u8], target: &mut [f32]) {
+    let plane = pixels.len() / 3;
+    for (i, &byte) in pixels.iter().enumerate() {
+        target[(i % 3) * plane + i / 3] = byte as f32 / 127.5 - 1.0;
+    }
+}
+
 /// A place in the data: episode (position in the loaded set) and simulator step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EpisodeStep {
@@ -186,11 +195,7 @@ impl EpisodeSet {
         for (target, pick) in pixels.chunks_exact_mut(frame_len).zip(picks) {
             let episode = &self.episodes[pick.episode];
             let t = pick.step;
-            // HWC bytes to CHW floats in [-1, 1].
-            let source = &episode.frames[t * frame_len..(t + 1) * frame_len];
-            for (i, &byte) in source.iter().enumerate() {
-                target[(i % 3) * h * w + i / 3] = byte as f32 / 127.5 - 1.0;
-            }
+            pixels_to_input(&episode.frames[t * frame_len..(t + 1) * frame_len], target);
             proprio.extend_from_slice(&episode.proprio[t * p..(t + 1) * p]);
             state.extend_from_slice(&episode.state[t * s..(t + 1) * s]);
         }

@@ -48,7 +48,54 @@ pub struct Frame {
     pub pixels: Vec<u8>,
 }
 
+/// Writes `frames` as an endlessly looping animated GIF at `hz` frames per second.
+pub fn write_gif(
+    path: &std::path::Path,
+    frames: impl IntoIterator<Item = Frame>,
+    hz: f32,
+) -> std::io::Result<()> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = GifEncoder::new(file);
+    encoder
+        .set_repeat(Repeat::Infinite)
+        .map_err(std::io::Error::other)?;
+    let delay = image::Delay::from_numer_denom_ms(1000, hz.round().max(1.0) as u32);
+    for frame in frames {
+        let rgb = image::RgbImage::from_raw(frame.width, frame.height, frame.pixels)
+            .ok_or_else(|| std::io::Error::other("frame size does not match its pixels"))?;
+        let rgba = image::DynamicImage::ImageRgb8(rgb).into_rgba8();
+        encoder
+            .encode_frame(image::Frame::from_parts(rgba, 0, 0, delay))
+            .map_err(std::io::Error::other)?;
+    }
+    Ok(())
+}
+
 impl Frame {
+    /// This frame and `right` of the same height side by side.
+    pub fn beside(&self, right: &Frame) -> Frame {
+        assert_eq!(
+            self.height, right.height,
+            "side-by-side frames share a height"
+        );
+        let (left_row, right_row) = (self.width as usize * 3, right.width as usize * 3);
+        let mut pixels = Vec::with_capacity(self.pixels.len() + right.pixels.len());
+        for (a, b) in self
+            .pixels
+            .chunks_exact(left_row)
+            .zip(right.pixels.chunks_exact(right_row))
+        {
+            pixels.extend_from_slice(a);
+            pixels.extend_from_slice(b);
+        }
+        Frame {
+            width: self.width + right.width,
+            height: self.height,
+            pixels,
+        }
+    }
+
     /// The RGB value at column `x`, row `y`.
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
         let i = ((y * self.width + x) * 3) as usize;

@@ -1,0 +1,306 @@
+//! The agent's RON configuration: planner, energy and replanning.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::AgentError;
+
+/// How the agent plans and how often.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The search over action sequences.
+    #[serde(default)]
+    pub planner: PlannerConfig,
+    /// What a predicted latent trajectory costs.
+    #[serde(default)]
+    pub energy: Energy,
+    /// Model steps (each `frameskip` simulator steps) executed between plans.
+    #[serde(default = "one")]
+    pub replan_every: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            planner: PlannerConfig::default(),
+            energy: Energy::default(),
+            replan_every: 1,
+        }
+    }
+}
+
+/// One of the planners, with its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PlannerConfig {
+    /// Cross-entropy method.
+    Cem(CemConfig),
+    /// Model-predictive path integral control.
+    Mppi(MppiConfig),
+    /// Adam on the action sequence through the predictor.
+    Gradient(GradientConfig),
+}
+
+impl Default for PlannerConfig {
+    fn default() -> Self {
+        PlannerConfig::Cem(CemConfig::default())
+    }
+}
+
+impl PlannerConfig {
+    /// Model steps planned ahead.
+    pub fn horizon(&self) -> usize {
+        match self {
+            PlannerConfig::Cem(c) => c.horizon,
+            PlannerConfig::Mppi(c) => c.horizon,
+            PlannerConfig::Gradient(c) => c.horizon,
+        }
+    }
+
+    /// The same planner looking `horizon` model steps ahead.
+    pub fn with_horizon(mut self, horizon: usize) -> Self {
+        match &mut self {
+            PlannerConfig::Cem(c) => c.horizon = horizon,
+            PlannerConfig::Mppi(c) => c.horizon = horizon,
+            PlannerConfig::Gradient(c) => c.horizon = horizon,
+        }
+        self
+    }
+
+    /// The planner's short name: `cem`, `mppi` or `gd`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PlannerConfig::Cem(_) => "cem",
+            PlannerConfig::Mppi(_) => "mppi",
+            PlannerConfig::Gradient(_) => "gd",
+        }
+    }
+}
+
+/// Cross-entropy method: sample around a Gaussian, refit it to the best samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CemConfig {
+    /// Candidate sequences per iteration (one batch through the model).
+    pub samples: usize,
+    /// Best candidates the Gaussian is refitted to.
+    pub elites: usize,
+    /// Refits per plan.
+    pub iterations: usize,
+    /// Model steps planned ahead.
+    pub horizon: usize,
+    /// Initial standard deviation, as a fraction of each action component's half-range.
+    pub initial_std: f32,
+    /// Weight of the previous mean and std in each refit (0: replace them).
+    pub momentum: f32,
+}
+
+impl Default for CemConfig {
+    /// LeWorldModel's planning setting: 300 samples, 30 elites, 30 iterations, horizon 5.
+    fn default() -> Self {
+        CemConfig {
+            samples: 300,
+            elites: 30,
+            iterations: 30,
+            horizon: 5,
+            initial_std: 1.0,
+            momentum: 0.1,
+        }
+    }
+}
+
+/// MPPI: move the mean to the energy-weighted average of noisy candidates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MppiConfig {
+    /// Candidate sequences per iteration.
+    pub samples: usize,
+    /// Updates per plan.
+    pub iterations: usize,
+    /// Model steps planned ahead.
+    pub horizon: usize,
+    /// Temperature, relative to the spread of one iteration's energies: weights are
+    /// `exp(-(E - E_min) / (temperature · (E_max - E_min)))`.
+    pub temperature: f32,
+    /// Sampling noise, as a fraction of each action component's half-range.
+    pub noise: f32,
+}
+
+impl Default for MppiConfig {
+    fn default() -> Self {
+        MppiConfig {
+            samples: 300,
+            iterations: 30,
+            horizon: 5,
+            temperature: 0.02,
+            noise: 0.5,
+        }
+    }
+}
+
+/// Gradient descent (Adam) on action sequences through the differentiable predictor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GradientConfig {
+    /// Sequences optimised in parallel (one batch); the best is kept.
+    pub samples: usize,
+    /// Adam steps per plan.
+    pub iterations: usize,
+    /// Model steps planned ahead.
+    pub horizon: usize,
+    /// Adam's learning rate, in action units.
+    pub learning_rate: f32,
+    /// Spread of the starting sequences around the warm start, as a fraction of the
+    /// half-range (the first starts exactly at the warm start).
+    pub initial_std: f32,
+}
+
+impl Default for GradientConfig {
+    fn default() -> Self {
+        GradientConfig {
+            samples: 8,
+            iterations: 30,
+            horizon: 5,
+            learning_rate: 0.1,
+            initial_std: 0.5,
+        }
+    }
+}
+
+/// What a predicted latent trajectory costs: its distance to the goal latent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Energy {
+    /// Per-dimension distance.
+    pub distance: Distance,
+    /// Which steps of the horizon count.
+    pub over: Horizon,
+}
+
+/// Distance between a latent and the goal latent, averaged over latent dimensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Distance {
+    /// Mean absolute difference.
+    L1,
+    /// Mean squared difference.
+    #[default]
+    L2,
+}
+
+/// Which predicted steps enter the energy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Horizon {
+    /// The last step only.
+    #[default]
+    Final,
+    /// Every step, summed.
+    Sum,
+}
+
+impl AgentConfig {
+    /// Reads and validates an agent config file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, AgentError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| AgentError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates RON text; `file` names it in errors.
+    pub fn parse(text: &str, file: impl AsRef<Path>) -> Result<Self, AgentError> {
+        let file = file.as_ref();
+        let config: AgentConfig =
+            prefrontal_sim::load::parse_ron(text).map_err(|(location, message)| {
+                AgentError::ConfigSyntax {
+                    file: file.to_owned(),
+                    location,
+                    message,
+                }
+            })?;
+        config
+            .validate()
+            .map_err(|(field, message)| AgentError::ConfigValue {
+                file: file.to_owned(),
+                field: field.to_owned(),
+                message,
+            })?;
+        Ok(config)
+    }
+
+    /// Checks values the types allow but planning cannot use; returns the field and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let positive = |field: &'static str, value: usize| {
+            if value == 0 {
+                Err((field, "must be at least 1".to_owned()))
+            } else {
+                Ok(())
+            }
+        };
+        let positive_real = |field: &'static str, value: f32| {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                Err((field, format!("must be positive and finite, not {value}")))
+            }
+        };
+        positive("replan_every", self.replan_every)?;
+        if self.replan_every > self.planner.horizon() {
+            return Err((
+                "replan_every",
+                format!(
+                    "{} exceeds the planner's horizon {}: the plan would run out",
+                    self.replan_every,
+                    self.planner.horizon()
+                ),
+            ));
+        }
+        match &self.planner {
+            PlannerConfig::Cem(c) => {
+                positive("planner.samples", c.samples)?;
+                positive("planner.iterations", c.iterations)?;
+                positive("planner.horizon", c.horizon)?;
+                positive("planner.elites", c.elites)?;
+                if c.elites > c.samples {
+                    return Err((
+                        "planner.elites",
+                        format!("{} exceeds samples ({})", c.elites, c.samples),
+                    ));
+                }
+                positive_real("planner.initial_std", c.initial_std)?;
+                if !(0.0..1.0).contains(&c.momentum) {
+                    return Err((
+                        "planner.momentum",
+                        format!("must lie in [0, 1), not {}", c.momentum),
+                    ));
+                }
+            }
+            PlannerConfig::Mppi(c) => {
+                positive("planner.samples", c.samples)?;
+                positive("planner.iterations", c.iterations)?;
+                positive("planner.horizon", c.horizon)?;
+                positive_real("planner.temperature", c.temperature)?;
+                positive_real("planner.noise", c.noise)?;
+            }
+            PlannerConfig::Gradient(c) => {
+                positive("planner.samples", c.samples)?;
+                positive("planner.iterations", c.iterations)?;
+                positive("planner.horizon", c.horizon)?;
+                positive_real("planner.learning_rate", c.learning_rate)?;
+                if !(c.initial_std.is_finite() && c.initial_std >= 0.0) {
+                    return Err((
+                        "planner.initial_std",
+                        format!("must be finite and not negative, not {}", c.initial_std),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! Prefrontal's agent: it imagines with a world model and acts in the simulator.
+//!
+//! Each control decision encodes the current frame and the goal frame, searches action
+//! sequences whose imagined latent trajectory ends near the goal latent (CEM, MPPI or
+//! gradient descent), applies the first action(s) and replans (MPC). [`AgentPlugin`] runs
+//! this inside the simulation's Bevy `FixedUpdate` schedule, in lockstep (deterministic,
+//! for evaluation) or in real time (planning on Bevy's async compute pool).
+//!
+//! Tensors exist only inside [`Imagination::plan`] and the models: no ECS component or
+//! resource state the simulation reads holds one.
+
+pub mod config;
+pub mod control;
+pub mod eval;
+pub mod model;
+pub mod oracle;
+pub mod planner;
+pub mod plugin;
+
+use std::path::PathBuf;
+
+pub use config::{AgentConfig, Energy, PlannerConfig};
+pub use control::{Controller, Imagination, PlanJob};
+pub use model::{JepaModel, LatentModel, LatentSpec, LinearModel};
+pub use oracle::SimulatorModel;
+pub use planner::{Bounds, Plan, PlanRequest, Planner, build_planner, sampling_planner};
+pub use plugin::{AgentMode, AgentPlugin, AgentSystems, Agents};
+
+/// Why the agent could not plan or act.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An agent config is not valid RON for the schema.
+    #[error("{}:{location}: {message}", file.display())]
+    ConfigSyntax {
+        /// The config file.
+        file: PathBuf,
+        /// Where the parser stopped.
+        location: prefrontal_sim::Location,
+        /// The parser's explanation.
+        message: String,
+    },
+    /// An agent config parses but holds values planning cannot use.
+    #[error("{}: {field}: {message}", file.display())]
+    ConfigValue {
+        /// The config file.
+        file: PathBuf,
+        /// The offending field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The checkpoint cannot be loaded.
+    #[error(transparent)]
+    WorldModel(#[from] prefrontal_worldmodel::WorldModelError),
+    /// The simulation refused a call.
+    #[error(transparent)]
+    Sim(#[from] prefrontal_sim::SimError),
+    /// The checkpoint's model does not fit the scene or its observations.
+    #[error("{} cannot plan here: {message}", checkpoint.display())]
+    Incompatible {
+        /// The checkpoint folder.
+        checkpoint: PathBuf,
+        /// What differs.
+        message: String,
+    },
+    /// A world model needs frames but the environment renders none.
+    #[error("the observation has no camera frame: a world model needs a rendered environment")]
+    NoFrame,
+    /// A state-based model reads a component the observation lacks.
+    #[error("the model reads state component {component}, the observation has {len}")]
+    NoState {
+        /// The component index.
+        component: usize,
+        /// The observation's state length.
+        len: usize,
+    },
+    /// The model produced NaN or infinity.
+    #[error(
+        "the model's predictions are not finite (an energy or gradient of {value}): its weights or inputs hold NaN or infinity"
+    )]
+    NonFinite {
+        /// The offending value.
+        value: f32,
+    },
+    /// The gradient planner got no gradient through the model.
+    #[error(
+        "the gradient planner needs a differentiable model; this one (e.g. the simulator oracle) gives no gradient"
+    )]
+    NotDifferentiable,
+    /// A goal observation is missing for a world that is asked to plan.
+    #[error("world {0} has no goal: call Agents::start_episode first")]
+    NoGoal(usize),
+}

@@ -1,0 +1,337 @@
+//! What planners see of a world model: batched encoding and open-loop rollout.
+
+use std::path::PathBuf;
+
+use burn::module::{AutodiffModule, Module};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+use prefrontal_sim::{Observation, Scene};
+use prefrontal_worldmodel::data::pixels_to_input;
+use prefrontal_worldmodel::{Checkpoint, DataSpec, WorldModel};
+
+use crate::AgentError;
+
+/// Shapes of a latent model's inputs and outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatentSpec {
+    /// Latent width D.
+    pub latent_dim: usize,
+    /// Simulator action width A.
+    pub action_dim: usize,
+    /// Simulator steps per model step. A model action is `frameskip` consecutive simulator
+    /// actions concatenated: `A · frameskip` values.
+    pub frameskip: usize,
+    /// Latents the model conditions on when predicting.
+    pub history: usize,
+}
+
+impl LatentSpec {
+    /// Width of one model action, `A · frameskip`.
+    pub fn model_action_dim(&self) -> usize {
+        self.action_dim * self.frameskip
+    }
+}
+
+/// A model the planners can imagine with. Planners see nothing else of it.
+pub trait LatentModel<B: Backend>: Send + Sync {
+    /// Input and output shapes.
+    fn spec(&self) -> LatentSpec;
+
+    /// Where the model's tensors live.
+    fn device(&self) -> B::Device;
+
+    /// Encodes observations (frames, proprioception or state, as the model needs) to
+    /// latents `[N, D]`.
+    fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError>;
+
+    /// Open-loop rollout: observed latents `[N, h, D]` and actions `[N, h-1+K, A·frameskip]`
+    /// (the `h-1` actions between the observed latents, then `K` to imagine) → the `K`
+    /// imagined latents `[N, K, D]`.
+    fn rollout(
+        &self,
+        history: Tensor<B, 3>,
+        actions: Tensor<B, 3>,
+    ) -> Result<Tensor<B, 3>, AgentError>;
+}
+
+/// A trained JEPA world model from a checkpoint, encoding rendered frames.
+pub struct JepaModel<B: Backend> {
+    predictor: WorldModel<B>,
+    encoder: Box<dyn EncodeLatents<B>>,
+    data: DataSpec,
+    spec: LatentSpec,
+    checkpoint: PathBuf,
+}
+
+impl<B: Backend> std::fmt::Debug for JepaModel<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JepaModel")
+            .field("checkpoint", &self.checkpoint)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns observations into latents on backend `B`.
+trait EncodeLatents<B: Backend>: Send + Sync {
+    fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError>;
+}
+
+/// Encodes with a model of the same backend (inference backends: batch norm uses its
+/// running statistics).
+struct SameBackend<B: Backend> {
+    model: WorldModel<B>,
+    data: DataSpec,
+    checkpoint: PathBuf,
+}
+
+/// Encodes through the inner backend of an autodiff backend: there batch norm would use
+/// the statistics of the batch being encoded.
+struct InnerBackend<B: AutodiffBackend>(SameBackend<B::InnerBackend>);
+
+impl<B: Backend> EncodeLatents<B> for SameBackend<B> {
+    fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError> {
+        let (h, w, p) = (self.data.height, self.data.width, self.data.proprio_dim);
+        let n = observations.len();
+        let frame_len = self.data.frame_len();
+        let mut pixels = vec![0f32; n * frame_len];
+        let mut proprio = Vec::with_capacity(n * p);
+        let incompatible = |message: String| AgentError::Incompatible {
+            checkpoint: self.checkpoint.clone(),
+            message,
+        };
+        for (target, observation) in pixels.chunks_exact_mut(frame_len).zip(observations) {
+            let frame = observation.frame.as_ref().ok_or(AgentError::NoFrame)?;
+            if (frame.width as usize, frame.height as usize) != (w, h) {
+                return Err(incompatible(format!(
+                    "it encodes {w}×{h} frames, the observation is {}×{}",
+                    frame.width, frame.height
+                )));
+            }
+            if observation.proprio.len() != p {
+                return Err(incompatible(format!(
+                    "it reads {p} proprioception components, the observation has {}",
+                    observation.proprio.len()
+                )));
+            }
+            pixels_to_input(&frame.pixels, target);
+            proprio.extend_from_slice(&observation.proprio);
+        }
+        let device = self.model.devices().remove(0);
+        let frames = Tensor::from_data(TensorData::new(pixels, [n, 3, h, w]), &device);
+        let proprio = Tensor::from_data(TensorData::new(proprio, [n, p]), &device);
+        Ok(self.model.encode(frames, proprio))
+    }
+}
+
+impl<B: AutodiffBackend> EncodeLatents<B> for InnerBackend<B> {
+    fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError> {
+        self.0.encode(observations).map(Tensor::from_inner)
+    }
+}
+
+/// Shapes and data spec of a checkpoint.
+fn describe(checkpoint: &Checkpoint) -> (DataSpec, LatentSpec) {
+    let config = &checkpoint.config.model;
+    let data = checkpoint.state.spec.clone();
+    let spec = LatentSpec {
+        latent_dim: config.latent_dim,
+        action_dim: data.action_dim,
+        frameskip: config.frameskip,
+        history: config.history,
+    };
+    (data, spec)
+}
+
+impl<B: Backend> JepaModel<B> {
+    /// Loads a checkpoint (a `step-N` folder or a run folder) for inference on `device`
+    /// (CEM and MPPI).
+    pub fn load(checkpoint: &Checkpoint, device: &B::Device) -> Result<Self, AgentError> {
+        let (data, spec) = describe(checkpoint);
+        let model = checkpoint.load_model::<B>(device)?;
+        Ok(JepaModel {
+            predictor: model.clone(),
+            encoder: Box::new(SameBackend {
+                model,
+                data: data.clone(),
+                checkpoint: checkpoint.dir.clone(),
+            }),
+            data,
+            spec,
+            checkpoint: checkpoint.dir.clone(),
+        })
+    }
+
+    /// Refuses a scene the model was not trained for: another scene name or another
+    /// action width.
+    pub fn check_scene(&self, scene: &Scene) -> Result<(), AgentError> {
+        let mut problems = Vec::new();
+        if scene.name != self.data.scene {
+            problems.push(format!(
+                "it was trained on scene \"{}\", not \"{}\"",
+                self.data.scene, scene.name
+            ));
+        }
+        if scene.action_dim() != self.data.action_dim {
+            problems.push(format!(
+                "its actions have {} components, the scene's {}",
+                self.data.action_dim,
+                scene.action_dim()
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(AgentError::Incompatible {
+                checkpoint: self.checkpoint.clone(),
+                message: problems.join("; "),
+            })
+        }
+    }
+
+    /// Frame size the encoder expects, `(width, height)`.
+    pub fn frame_size(&self) -> (u32, u32) {
+        (self.data.width as u32, self.data.height as u32)
+    }
+}
+
+impl<B: AutodiffBackend> JepaModel<B> {
+    /// Loads a checkpoint for the gradient planner: the predictor is differentiable with
+    /// respect to the actions (its parameters are frozen); encoding runs in inference mode.
+    pub fn load_differentiable(
+        checkpoint: &Checkpoint,
+        device: &B::Device,
+    ) -> Result<Self, AgentError> {
+        let (data, spec) = describe(checkpoint);
+        let predictor = checkpoint.load_model::<B>(device)?.no_grad();
+        let encoder = InnerBackend::<B>(SameBackend {
+            model: predictor.valid(),
+            data: data.clone(),
+            checkpoint: checkpoint.dir.clone(),
+        });
+        Ok(JepaModel {
+            predictor,
+            encoder: Box::new(encoder),
+            data,
+            spec,
+            checkpoint: checkpoint.dir.clone(),
+        })
+    }
+}
+
+impl<B: Backend> LatentModel<B> for JepaModel<B> {
+    fn spec(&self) -> LatentSpec {
+        self.spec
+    }
+
+    fn device(&self) -> B::Device {
+        self.predictor.devices().remove(0)
+    }
+
+    fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError> {
+        self.encoder.encode(observations)
+    }
+
+    fn rollout(
+        &self,
+        history: Tensor<B, 3>,
+        actions: Tensor<B, 3>,
+    ) -> Result<Tensor<B, 3>, AgentError> {
+        Ok(self.predictor.rollout(history, actions))
+    }
+}
+
+/// A toy analytic model for tests and planner debugging: the latent is a slice of the
+/// privileged state and every action moves it linearly, `z' = z + a·B` (`B`: `[A, D]`).
+#[derive(Debug, Clone)]
+pub struct LinearModel<B: Backend> {
+    /// `[A·frameskip, D]`.
+    effect: Tensor<B, 2>,
+    /// State components forming the latent.
+    state_components: Vec<usize>,
+    spec: LatentSpec,
+}
+
+impl<B: Backend> LinearModel<B> {
+    /// `effect` holds `A·frameskip` rows of `D` values: row `i` is what one unit of model
+    /// action component `i` adds to the latent. `state_components` picks the latent from
+    /// `Observation::state`.
+    pub fn new(
+        effect: Vec<Vec<f32>>,
+        state_components: Vec<usize>,
+        action_dim: usize,
+        frameskip: usize,
+        device: &B::Device,
+    ) -> Self {
+        let rows = effect.len();
+        let latent_dim = state_components.len();
+        assert_eq!(
+            rows,
+            action_dim * frameskip,
+            "one effect row per model action component"
+        );
+        assert!(
+            effect.iter().all(|row| row.len() == latent_dim),
+            "rows have D values"
+        );
+        let values: Vec<f32> = effect.into_iter().flatten().collect();
+        LinearModel {
+            effect: Tensor::from_data(TensorData::new(values, [rows, latent_dim]), device),
+            state_components,
+            spec: LatentSpec {
+                latent_dim,
+                action_dim,
+                frameskip,
+                history: 1,
+            },
+        }
+    }
+}
+
+impl<B: Backend> LatentModel<B> for LinearModel<B> {
+    fn spec(&self) -> LatentSpec {
+        self.spec
+    }
+
+    fn device(&self) -> B::Device {
+        self.effect.device()
+    }
+
+    fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError> {
+        state_latents(observations, &self.state_components, &self.device())
+    }
+
+    fn rollout(
+        &self,
+        history: Tensor<B, 3>,
+        actions: Tensor<B, 3>,
+    ) -> Result<Tensor<B, 3>, AgentError> {
+        let [n, observed, d] = history.dims();
+        let [_, total, m] = actions.dims();
+        let steps = total + 1 - observed;
+        let last = history.narrow(1, observed - 1, 1); // [N, 1, D]
+        let imagined = actions.narrow(1, observed - 1, steps); // [N, K, M]
+        let moves = imagined.reshape([n * steps, m]).matmul(self.effect.clone()); // [N·K, D]
+        let moves = moves.reshape([n, steps, d]).cumsum(1); // [N, K, D]
+        Ok(last + moves)
+    }
+}
+
+/// Latents `[N, components]` read from the observations' privileged state.
+pub(crate) fn state_latents<B: Backend>(
+    observations: &[&Observation],
+    components: &[usize],
+    device: &B::Device,
+) -> Result<Tensor<B, 2>, AgentError> {
+    let mut values = Vec::with_capacity(observations.len() * components.len());
+    for observation in observations {
+        for &i in components {
+            values.push(*observation.state.get(i).ok_or(AgentError::NoState {
+                component: i,
+                len: observation.state.len(),
+            })?);
+        }
+    }
+    let shape = [observations.len(), components.len()];
+    Ok(Tensor::from_data(TensorData::new(values, shape), device))
+}

@@ -1,0 +1,167 @@
+//! The oracle baseline's model: the simulator itself, on the privileged state.
+
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use prefrontal_sim::{Action, Observation, Scene, SimError, VecEnv};
+
+use crate::AgentError;
+use crate::model::{LatentModel, LatentSpec, state_latents};
+
+/// One batch of imagined rollouts for the simulator thread.
+struct Request {
+    /// Start states `[N, S]`.
+    states: Vec<f32>,
+    /// Model actions `[N, K, A·frameskip]`.
+    actions: Vec<f32>,
+    samples: usize,
+    steps: usize,
+    reply: Sender<Result<Vec<f32>, SimError>>,
+}
+
+/// A "latent model" whose latent is the full privileged state and whose rollout steps
+/// real physics: every candidate gets its own world, restored to the observed state. The
+/// planners run on it unchanged, which makes it the upper bound a learned model can reach.
+/// The worlds live on a thread of their own (a Bevy `App` stays on its thread).
+#[derive(Debug)]
+pub struct SimulatorModel<B: Backend> {
+    requests: Mutex<Sender<Request>>,
+    spec: LatentSpec,
+    components: Vec<usize>,
+    device: B::Device,
+}
+
+impl<B: Backend> SimulatorModel<B> {
+    /// Simulates `scene` with `frameskip` simulator steps per model step.
+    pub fn new(scene: Arc<Scene>, frameskip: usize, device: &B::Device) -> Self {
+        let state_dim = prefrontal_sim::observation::ObservationLayout::new(&scene)
+            .state_names
+            .len();
+        let spec = LatentSpec {
+            latent_dim: state_dim,
+            action_dim: scene.action_dim(),
+            frameskip,
+            history: 1,
+        };
+        let (requests, inbox) = channel::<Request>();
+        std::thread::Builder::new()
+            .name("oracle-simulator".into())
+            .spawn(move || {
+                let mut worlds: Option<VecEnv> = None;
+                for request in inbox {
+                    let result = simulate(&scene, &mut worlds, &request, spec);
+                    // The caller may have given up waiting; nothing to do then.
+                    let _ = request.reply.send(result);
+                }
+            })
+            .expect("the oracle thread starts");
+        SimulatorModel {
+            requests: Mutex::new(requests),
+            spec,
+            components: (0..state_dim).collect(),
+            device: device.clone(),
+        }
+    }
+}
+
+/// Steps one world per candidate from its start state; returns the states after every
+/// model step, `[N, K, S]`.
+fn simulate(
+    scene: &Scene,
+    worlds: &mut Option<VecEnv>,
+    request: &Request,
+    spec: LatentSpec,
+) -> Result<Vec<f32>, SimError> {
+    let (n, k, a) = (request.samples, request.steps, spec.action_dim);
+    if worlds.as_ref().is_none_or(|env| env.num_envs() < n) {
+        let mut env = VecEnv::new(scene.clone(), n)?;
+        env.set_auto_reset(false);
+        env.set_endless(true);
+        env.reset(&(0..n as u64).collect::<Vec<_>>())?;
+        *worlds = Some(env);
+    }
+    let env = worlds.as_mut().expect("built above");
+    let s = spec.latent_dim;
+    for (world, state) in request.states.chunks_exact(s).enumerate() {
+        env.restore_state(world, state)?;
+    }
+    let neutral: Vec<f32> = scene
+        .action_space
+        .low
+        .iter()
+        .zip(&scene.action_space.high)
+        .map(|(l, h)| 0.5 * (l + h))
+        .collect();
+    let m = spec.model_action_dim();
+    let mut out = vec![0f32; n * k * s];
+    for step in 0..k {
+        for sub in 0..spec.frameskip {
+            let actions: Vec<Action> = (0..env.num_envs())
+                .map(|world| {
+                    if world < n {
+                        let start = (world * k + step) * m + sub * a;
+                        Action(request.actions[start..start + a].to_vec())
+                    } else {
+                        Action(neutral.clone())
+                    }
+                })
+                .collect();
+            env.step(&actions)?;
+        }
+        for world in 0..n {
+            let state = &env.sim().slot(world).expect("reset").observation.state;
+            out[(world * k + step) * s..][..s].copy_from_slice(state);
+        }
+    }
+    Ok(out)
+}
+
+impl<B: Backend> LatentModel<B> for SimulatorModel<B> {
+    fn spec(&self) -> LatentSpec {
+        self.spec
+    }
+
+    fn device(&self) -> B::Device {
+        self.device.clone()
+    }
+
+    fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError> {
+        state_latents(observations, &self.components, &self.device)
+    }
+
+    fn rollout(
+        &self,
+        history: Tensor<B, 3>,
+        actions: Tensor<B, 3>,
+    ) -> Result<Tensor<B, 3>, AgentError> {
+        let [n, observed, s] = history.dims();
+        let [_, total, m] = actions.dims();
+        let steps = total + 1 - observed;
+        let states = history.narrow(1, observed - 1, 1); // [N, 1, S]
+        let imagined = actions.narrow(1, observed - 1, steps); // [N, K, M]
+        let to_vec = |t: TensorData| t.to_vec::<f32>().expect("f32");
+        let (reply, answer) = channel();
+        let request = Request {
+            states: to_vec(states.into_data()),
+            actions: to_vec(imagined.into_data()),
+            samples: n,
+            steps,
+            reply,
+        };
+        debug_assert_eq!(m, self.spec.model_action_dim());
+        self.requests
+            .lock()
+            .expect("not poisoned")
+            .send(request)
+            .expect("the oracle thread lives as long as the model");
+        let states = answer
+            .recv()
+            .expect("the oracle thread answers every request")?;
+        Ok(Tensor::from_data(
+            TensorData::new(states, [n, steps, s]),
+            &self.device,
+        ))
+    }
+}

@@ -1,0 +1,482 @@
+//! Planners: search action sequences whose imagined latent trajectory ends near the goal.
+//!
+//! Candidate sequences are drawn on the CPU (seeded), evaluated as one batch per iteration
+//! on the model's device, and only their energies (`N` floats) come back.
+
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::AgentError;
+use crate::config::{
+    AgentConfig, CemConfig, Distance, Energy, GradientConfig, Horizon, MppiConfig, PlannerConfig,
+};
+use crate::model::LatentModel;
+
+/// What to plan from and toward.
+#[derive(Debug, Clone)]
+pub struct PlanRequest<B: Backend> {
+    /// Observed latents, oldest first: `[1, h, D]`.
+    pub history: Tensor<B, 3>,
+    /// Model actions taken between the observed latents: `[1, h-1, A·frameskip]`; `None`
+    /// when `h = 1`.
+    pub past_actions: Option<Tensor<B, 3>>,
+    /// The goal latent `[1, D]`.
+    pub goal: Tensor<B, 2>,
+    /// Model steps executed since the previous plan: the warm start drops that many.
+    pub shift: usize,
+}
+
+/// A planned action sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// `[horizon, A·frameskip]`, row-major: model action `k` is
+    /// `actions[k·width..(k+1)·width]`.
+    pub actions: Vec<f32>,
+    /// Model steps planned.
+    pub horizon: usize,
+    /// Energy of the planned sequence.
+    pub energy: f32,
+    /// Candidate sequences evaluated.
+    pub evaluations: usize,
+}
+
+impl Plan {
+    /// Width of one model action.
+    pub fn width(&self) -> usize {
+        self.actions.len() / self.horizon
+    }
+}
+
+/// Box bounds of one model action (`A·frameskip` components).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bounds {
+    /// Lower bound per component.
+    pub low: Vec<f32>,
+    /// Upper bound per component.
+    pub high: Vec<f32>,
+}
+
+impl Bounds {
+    /// The simulator's action bounds repeated for `frameskip` concatenated actions.
+    pub fn tiled(low: &[f32], high: &[f32], frameskip: usize) -> Self {
+        Bounds {
+            low: low.repeat(frameskip),
+            high: high.repeat(frameskip),
+        }
+    }
+
+    /// Components per model action.
+    pub fn dim(&self) -> usize {
+        self.low.len()
+    }
+
+    fn middle(&self, j: usize) -> f32 {
+        0.5 * (self.low[j] + self.high[j])
+    }
+
+    fn half_range(&self, j: usize) -> f32 {
+        0.5 * (self.high[j] - self.low[j])
+    }
+
+    fn clamp(&self, j: usize, value: f32) -> f32 {
+        value.clamp(self.low[j], self.high[j])
+    }
+}
+
+/// A search over action sequences.
+pub trait Planner<B: Backend>: Send + Sync {
+    /// Plans `horizon` model actions from `request`.
+    fn plan(
+        &mut self,
+        model: &dyn LatentModel<B>,
+        request: &PlanRequest<B>,
+    ) -> Result<Plan, AgentError>;
+
+    /// Starts a new episode: forgets the warm start and reseeds the sampler.
+    fn reset(&mut self, seed: u64);
+}
+
+/// Builds the configured planner. The gradient planner needs an autodiff backend; the
+/// others run on any backend through [`sampling_planner`].
+pub fn build_planner<B: AutodiffBackend>(
+    config: &AgentConfig,
+    bounds: Bounds,
+    seed: u64,
+) -> Box<dyn Planner<B>> {
+    match &config.planner {
+        PlannerConfig::Gradient(c) => {
+            Box::new(GradientPlanner::new(c.clone(), config.energy, bounds, seed))
+        }
+        _ => sampling_planner(config, bounds, seed).expect("not the gradient planner"),
+    }
+}
+
+/// Builds a CEM or MPPI planner for any backend; `None` for the gradient planner.
+pub fn sampling_planner<B: Backend>(
+    config: &AgentConfig,
+    bounds: Bounds,
+    seed: u64,
+) -> Option<Box<dyn Planner<B>>> {
+    match &config.planner {
+        PlannerConfig::Cem(c) => Some(Box::new(CemPlanner::new(
+            c.clone(),
+            config.energy,
+            bounds,
+            seed,
+        ))),
+        PlannerConfig::Mppi(c) => Some(Box::new(MppiPlanner::new(
+            c.clone(),
+            config.energy,
+            bounds,
+            seed,
+        ))),
+        PlannerConfig::Gradient(_) => None,
+    }
+}
+
+/// The state every planner shares: energy, bounds, seeded sampler, warm start.
+#[derive(Debug, Clone)]
+struct Search {
+    energy: Energy,
+    bounds: Bounds,
+    horizon: usize,
+    rng: ChaCha8Rng,
+    /// The previous plan's sequence `[horizon, M]`.
+    previous: Option<Vec<f32>>,
+}
+
+impl Search {
+    fn new(energy: Energy, bounds: Bounds, horizon: usize, seed: u64) -> Self {
+        Search {
+            energy,
+            bounds,
+            horizon,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            previous: None,
+        }
+    }
+
+    fn reset(&mut self, seed: u64) {
+        self.rng = ChaCha8Rng::seed_from_u64(seed);
+        self.previous = None;
+    }
+
+    fn len(&self) -> usize {
+        self.horizon * self.bounds.dim()
+    }
+
+    /// The previous plan shifted by `shift` model steps and padded with the middle of the
+    /// bounds, or the middle everywhere.
+    fn warm_start(&self, shift: usize) -> Vec<f32> {
+        let m = self.bounds.dim();
+        let kept = self
+            .previous
+            .as_ref()
+            .map(|previous| previous[(shift * m).min(previous.len())..].to_vec())
+            .unwrap_or_default();
+        let mut sequence = kept;
+        while sequence.len() < self.len() {
+            sequence.push(self.bounds.middle(sequence.len() % m));
+        }
+        sequence
+    }
+
+    /// `base` plus Gaussian noise of `scale` half-ranges, clamped to the bounds.
+    fn perturb(&mut self, base: &[f32], scale: &[f32], out: &mut Vec<f32>) {
+        let m = self.bounds.dim();
+        for (j, (&mean, &std)) in base.iter().zip(scale).enumerate() {
+            let noise: f32 = StandardNormal.sample(&mut self.rng);
+            out.push(self.bounds.clamp(j % m, mean + std * noise));
+        }
+    }
+
+    /// Energies of `n` candidate sequences (`[n, horizon, M]` row-major), one batch.
+    fn evaluate<B: Backend>(
+        &self,
+        model: &dyn LatentModel<B>,
+        request: &PlanRequest<B>,
+        candidates: Vec<f32>,
+    ) -> Result<Vec<f32>, AgentError> {
+        let n = candidates.len() / self.len();
+        let device = model.device();
+        let shape = [n, self.horizon, self.bounds.dim()];
+        let sequences = Tensor::from_data(TensorData::new(candidates, shape), &device);
+        let energies = energies(model, request, sequences, self.energy)?; // [n]
+        let values = energies
+            .into_data()
+            .to_vec::<f32>()
+            .expect("energies are f32");
+        check_finite(&values)?;
+        Ok(values)
+    }
+}
+
+/// Energies `[N]` of candidate sequences `[N, H, M]`, imagined from the request's history.
+fn energies<B: Backend>(
+    model: &dyn LatentModel<B>,
+    request: &PlanRequest<B>,
+    sequences: Tensor<B, 3>,
+    energy: Energy,
+) -> Result<Tensor<B, 1>, AgentError> {
+    let [n, _, m] = sequences.dims();
+    let [_, h, d] = request.history.dims();
+    let history = request.history.clone().expand([n, h, d]); // [N, h, D]
+    let actions = match &request.past_actions {
+        Some(past) => Tensor::cat(vec![past.clone().expand([n, h - 1, m]), sequences], 1),
+        None => sequences,
+    }; // [N, h-1+H, M]
+    let latents = model.rollout(history, actions)?; // [N, H, D]
+    let [_, steps, _] = latents.dims();
+    let difference = latents - request.goal.clone().unsqueeze_dim::<3>(1); // [N, H, D]
+    let per_step = match energy.distance {
+        Distance::L1 => difference.abs(),
+        Distance::L2 => difference.square(),
+    }
+    .mean_dim(2); // [N, H, 1]
+    let total = match energy.over {
+        Horizon::Final => per_step.narrow(1, steps - 1, 1),
+        Horizon::Sum => per_step.sum_dim(1),
+    }; // [N, 1, 1]
+    Ok(total.reshape([n]))
+}
+
+fn check_finite(energies: &[f32]) -> Result<(), AgentError> {
+    match energies.iter().find(|e| !e.is_finite()) {
+        Some(&value) => Err(AgentError::NonFinite { value }),
+        None => Ok(()),
+    }
+}
+
+/// Indices of `energies` from lowest to highest.
+fn ranking(energies: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..energies.len()).collect();
+    order.sort_by(|&a, &b| energies[a].total_cmp(&energies[b]));
+    order
+}
+
+/// Cross-entropy method over sequences `[H, M]`, with a diagonal Gaussian. Candidate 0 of
+/// every iteration is the current mean, so the mean never gets lost.
+#[derive(Debug, Clone)]
+pub struct CemPlanner {
+    config: CemConfig,
+    search: Search,
+}
+
+impl CemPlanner {
+    /// A CEM planner within `bounds`, seeded.
+    pub fn new(config: CemConfig, energy: Energy, bounds: Bounds, seed: u64) -> Self {
+        let search = Search::new(energy, bounds, config.horizon, seed);
+        CemPlanner { config, search }
+    }
+}
+
+impl<B: Backend> Planner<B> for CemPlanner {
+    fn plan(
+        &mut self,
+        model: &dyn LatentModel<B>,
+        request: &PlanRequest<B>,
+    ) -> Result<Plan, AgentError> {
+        let c = &self.config;
+        let search = &mut self.search;
+        let (len, m) = (search.len(), search.bounds.dim());
+        let mut mean = search.warm_start(request.shift);
+        let mut std: Vec<f32> = (0..len)
+            .map(|j| c.initial_std * search.bounds.half_range(j % m))
+            .collect();
+        for _ in 0..c.iterations {
+            let mut candidates = Vec::with_capacity(c.samples * len);
+            candidates.extend_from_slice(&mean);
+            for _ in 1..c.samples {
+                search.perturb(&mean, &std, &mut candidates);
+            }
+            let energies = search.evaluate(model, request, candidates.clone())?;
+            let elites = &ranking(&energies)[..c.elites];
+            for j in 0..len {
+                let values = elites.iter().map(|&e| candidates[e * len + j]);
+                let elite_mean = values.clone().sum::<f32>() / c.elites as f32;
+                let variance =
+                    values.map(|v| (v - elite_mean).powi(2)).sum::<f32>() / c.elites as f32;
+                mean[j] = c.momentum * mean[j] + (1.0 - c.momentum) * elite_mean;
+                std[j] = c.momentum * std[j] + (1.0 - c.momentum) * variance.sqrt();
+            }
+        }
+        let energy = search.evaluate(model, request, mean.clone())?[0];
+        search.previous = Some(mean.clone());
+        Ok(Plan {
+            actions: mean,
+            horizon: c.horizon,
+            energy,
+            evaluations: c.samples * c.iterations + 1,
+        })
+    }
+
+    fn reset(&mut self, seed: u64) {
+        self.search.reset(seed);
+    }
+}
+
+/// MPPI over sequences `[H, M]`: the mean moves to the exponentially weighted average of
+/// noisy candidates (candidate 0 is the mean itself).
+#[derive(Debug, Clone)]
+pub struct MppiPlanner {
+    config: MppiConfig,
+    search: Search,
+}
+
+impl MppiPlanner {
+    /// An MPPI planner within `bounds`, seeded.
+    pub fn new(config: MppiConfig, energy: Energy, bounds: Bounds, seed: u64) -> Self {
+        let search = Search::new(energy, bounds, config.horizon, seed);
+        MppiPlanner { config, search }
+    }
+}
+
+impl<B: Backend> Planner<B> for MppiPlanner {
+    fn plan(
+        &mut self,
+        model: &dyn LatentModel<B>,
+        request: &PlanRequest<B>,
+    ) -> Result<Plan, AgentError> {
+        let c = &self.config;
+        let search = &mut self.search;
+        let (len, m) = (search.len(), search.bounds.dim());
+        let mut mean = search.warm_start(request.shift);
+        let noise: Vec<f32> = (0..len)
+            .map(|j| c.noise * search.bounds.half_range(j % m))
+            .collect();
+        for _ in 0..c.iterations {
+            let mut candidates = Vec::with_capacity(c.samples * len);
+            candidates.extend_from_slice(&mean);
+            for _ in 1..c.samples {
+                search.perturb(&mean, &noise, &mut candidates);
+            }
+            let energies = search.evaluate(model, request, candidates.clone())?;
+            let low = energies.iter().copied().fold(f32::INFINITY, f32::min);
+            let high = energies.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let scale = c.temperature * (high - low).max(f32::MIN_POSITIVE);
+            let weights: Vec<f32> = energies
+                .iter()
+                .map(|e| (-(e - low) / scale).exp())
+                .collect();
+            let total: f32 = weights.iter().sum();
+            mean.iter_mut().enumerate().for_each(|(j, value)| {
+                *value = weights
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| w * candidates[i * len + j])
+                    .sum::<f32>()
+                    / total;
+            });
+        }
+        let energy = search.evaluate(model, request, mean.clone())?[0];
+        search.previous = Some(mean.clone());
+        Ok(Plan {
+            actions: mean,
+            horizon: c.horizon,
+            energy,
+            evaluations: c.samples * c.iterations + 1,
+        })
+    }
+
+    fn reset(&mut self, seed: u64) {
+        self.search.reset(seed);
+    }
+}
+
+/// Projected Adam on `samples` sequences at once, through the differentiable predictor;
+/// the lowest-energy sequence seen wins.
+#[derive(Debug, Clone)]
+pub struct GradientPlanner {
+    config: GradientConfig,
+    search: Search,
+}
+
+impl GradientPlanner {
+    /// A gradient planner within `bounds`, seeded.
+    pub fn new(config: GradientConfig, energy: Energy, bounds: Bounds, seed: u64) -> Self {
+        let search = Search::new(energy, bounds, config.horizon, seed);
+        GradientPlanner { config, search }
+    }
+}
+
+const ADAM_BETA1: f32 = 0.9;
+const ADAM_BETA2: f32 = 0.999;
+const ADAM_EPSILON: f32 = 1e-8;
+
+impl<B: AutodiffBackend> Planner<B> for GradientPlanner {
+    fn plan(
+        &mut self,
+        model: &dyn LatentModel<B>,
+        request: &PlanRequest<B>,
+    ) -> Result<Plan, AgentError> {
+        let c = &self.config;
+        let search = &mut self.search;
+        let (len, m, n) = (search.len(), search.bounds.dim(), c.samples);
+        let warm = search.warm_start(request.shift);
+        let spread: Vec<f32> = (0..len)
+            .map(|j| c.initial_std * search.bounds.half_range(j % m))
+            .collect();
+        let mut x = warm.clone();
+        for _ in 1..n {
+            search.perturb(&warm, &spread, &mut x);
+        }
+        let (mut first, mut second) = (vec![0f32; n * len], vec![0f32; n * len]);
+        let mut best = (f32::INFINITY, warm);
+        let device = model.device();
+        for t in 1..=c.iterations {
+            let shape = [n, c.horizon, m];
+            let sequences = Tensor::<B, 3>::from_data(TensorData::new(x.clone(), shape), &device)
+                .require_grad();
+            let energies = energies(model, request, sequences.clone(), search.energy)?; // [N]
+            let gradients = energies.clone().sum().backward();
+            let gradient = sequences
+                .grad(&gradients)
+                .ok_or(AgentError::NotDifferentiable)?
+                .into_data()
+                .to_vec::<f32>()
+                .expect("gradients are f32");
+            let values = energies
+                .into_data()
+                .to_vec::<f32>()
+                .expect("energies are f32");
+            check_finite(&values)?;
+            check_finite(&gradient)?;
+            for (i, &energy) in values.iter().enumerate() {
+                if energy < best.0 {
+                    best = (energy, x[i * len..(i + 1) * len].to_vec());
+                }
+            }
+            let (correction1, correction2) = (
+                1.0 - ADAM_BETA1.powi(t as i32),
+                1.0 - ADAM_BETA2.powi(t as i32),
+            );
+            for (k, g) in gradient.iter().enumerate() {
+                first[k] = ADAM_BETA1 * first[k] + (1.0 - ADAM_BETA1) * g;
+                second[k] = ADAM_BETA2 * second[k] + (1.0 - ADAM_BETA2) * g * g;
+                let step =
+                    (first[k] / correction1) / ((second[k] / correction2).sqrt() + ADAM_EPSILON);
+                x[k] = search.bounds.clamp(k % m, x[k] - c.learning_rate * step);
+            }
+        }
+        let finals = search.evaluate(model, request, x.clone())?;
+        for (i, &energy) in finals.iter().enumerate() {
+            if energy < best.0 {
+                best = (energy, x[i * len..(i + 1) * len].to_vec());
+            }
+        }
+        search.previous = Some(best.1.clone());
+        Ok(Plan {
+            actions: best.1,
+            horizon: c.horizon,
+            energy: best.0,
+            evaluations: n * (c.iterations + 1),
+        })
+    }
+
+    fn reset(&mut self, seed: u64) {
+        self.search.reset(seed);
+    }
+}

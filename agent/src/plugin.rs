@@ -1,0 +1,268 @@
+//! `AgentPlugin`: observe → encode → plan → act inside the simulation's `FixedUpdate`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bevy::prelude::*;
+use bevy::tasks::{AsyncComputeTaskPool, Task, TaskPool, block_on, futures::check_ready};
+use burn::tensor::backend::Backend;
+use prefrontal_sim::{Observation, SimSystems, SimWorlds};
+
+use crate::AgentError;
+use crate::control::{Controller, Imagination, PlanJob};
+use crate::model::LatentModel;
+use crate::planner::{Plan, Planner};
+
+/// The agent's phases in `FixedUpdate`, in order, all before `SimSystems::ApplyAction`:
+/// the observation of the previous step (with its frame) is recorded, a plan is made or
+/// collected (encoding happens inside planning), and the next action is set.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AgentSystems {
+    /// Record the latest observation; decide whether a plan is due.
+    Observe,
+    /// Encode and plan (lockstep), or start and collect background plans (real time).
+    Plan,
+    /// Set each world's action for this step.
+    Act,
+}
+
+/// How planning relates to the simulation clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentMode {
+    /// The step waits for each plan: deterministic, for evaluation.
+    Lockstep,
+    /// Plans run on Bevy's async compute pool; each step applies the latest plan and never
+    /// waits (the middle of the bounds until the first plan arrives).
+    RealTime,
+}
+
+/// What a background plan hands back.
+struct Finished<B: Backend> {
+    imagination: Imagination<B>,
+    plan: Result<Plan, AgentError>,
+    made_at: u64,
+    millis: f64,
+}
+
+/// One world's agent.
+struct WorldAgent<B: Backend> {
+    controller: Controller,
+    /// `None` while a real-time plan holds it.
+    imagination: Option<Imagination<B>>,
+    pending: Option<PlanJob>,
+    task: Option<Task<Finished<B>>>,
+}
+
+/// The agents of every world, their errors and timings.
+#[derive(Resource)]
+pub struct Agents<B: Backend> {
+    mode: AgentMode,
+    worlds: Vec<WorldAgent<B>>,
+    errors: Vec<(usize, AgentError)>,
+    plan_millis: Vec<f64>,
+    plans: usize,
+}
+
+impl<B: Backend> std::fmt::Debug for Agents<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agents")
+            .field("mode", &self.mode)
+            .field("worlds", &self.worlds.len())
+            .field("plans", &self.plans)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> Agents<B> {
+    /// One agent per world, all imagining with `model`; `planner(world)` builds each
+    /// world's planner. Actions stay within `low..=high` (the simulator's bounds).
+    pub fn new(
+        mode: AgentMode,
+        model: Arc<dyn LatentModel<B>>,
+        worlds: usize,
+        replan_every: usize,
+        (low, high): (&[f32], &[f32]),
+        mut planner: impl FnMut(usize) -> Box<dyn Planner<B>>,
+    ) -> Self {
+        let spec = model.spec();
+        let worlds = (0..worlds)
+            .map(|world| WorldAgent {
+                controller: Controller::new(spec, replan_every, low, high),
+                imagination: Some(Imagination::new(model.clone(), planner(world))),
+                pending: None,
+                task: None,
+            })
+            .collect();
+        Agents {
+            mode,
+            worlds,
+            errors: Vec::new(),
+            plan_millis: Vec::new(),
+            plans: 0,
+        }
+    }
+
+    /// Starts an episode in `world` toward `goal`; the planner is reseeded with `seed`.
+    /// A background plan still running for the previous episode is awaited and dropped.
+    pub fn start_episode(&mut self, world: usize, goal: Observation, seed: u64) {
+        let agent = &mut self.worlds[world];
+        if let Some(task) = agent.task.take() {
+            agent.imagination = Some(block_on(task).imagination);
+        }
+        agent.pending = None;
+        agent.controller.start_episode(goal);
+        agent
+            .imagination
+            .as_mut()
+            .expect("no plan is in flight")
+            .reset(seed);
+    }
+
+    /// Removes and returns the first error since the last call, with its world.
+    pub fn take_error(&mut self) -> Option<(usize, AgentError)> {
+        (!self.errors.is_empty()).then(|| self.errors.remove(0))
+    }
+
+    /// Wall-clock milliseconds of every plan made so far.
+    pub fn plan_millis(&self) -> &[f64] {
+        &self.plan_millis
+    }
+
+    /// Plans installed so far.
+    pub fn plans(&self) -> usize {
+        self.plans
+    }
+
+    /// Whether `world` is waiting for a background plan.
+    pub fn planning(&self, world: usize) -> bool {
+        self.worlds[world].task.is_some()
+    }
+
+    fn finish(&mut self, world: usize, finished: Finished<B>) {
+        let agent = &mut self.worlds[world];
+        agent.imagination = Some(finished.imagination);
+        match finished.plan {
+            Ok(plan) => {
+                agent.controller.install(&plan, finished.made_at);
+                self.plan_millis.push(finished.millis);
+                self.plans += 1;
+            }
+            Err(error) => self.errors.push((world, error)),
+        }
+    }
+}
+
+/// Adds the agent systems to a simulation `App` (one with `SimPlugin`, e.g. a `VecEnv`'s
+/// through `VecEnv::app_mut`), with the given agents.
+pub struct AgentPlugin<B: Backend> {
+    agents: Mutex<Option<Agents<B>>>,
+}
+
+impl<B: Backend> std::fmt::Debug for AgentPlugin<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentPlugin").finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> AgentPlugin<B> {
+    /// A plugin that installs `agents`.
+    pub fn new(agents: Agents<B>) -> Self {
+        AgentPlugin {
+            agents: Mutex::new(Some(agents)),
+        }
+    }
+}
+
+impl<B: Backend> Plugin for AgentPlugin<B> {
+    fn build(&self, app: &mut App) {
+        let agents = self
+            .agents
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .expect("AgentPlugin is added once");
+        AsyncComputeTaskPool::get_or_init(TaskPool::default);
+        app.insert_resource(agents)
+            .configure_sets(
+                FixedUpdate,
+                (AgentSystems::Observe, AgentSystems::Plan, AgentSystems::Act)
+                    .chain()
+                    .before(SimSystems::ApplyAction),
+            )
+            .add_systems(
+                FixedUpdate,
+                (
+                    observe::<B>.in_set(AgentSystems::Observe),
+                    plan::<B>.in_set(AgentSystems::Plan),
+                    act::<B>.in_set(AgentSystems::Act),
+                ),
+            );
+    }
+}
+
+/// Records each running world's latest observation and queues a job when a plan is due.
+fn observe<B: Backend>(mut agents: ResMut<Agents<B>>, sim: Res<SimWorlds>) {
+    for (world, agent) in agents.worlds.iter_mut().enumerate() {
+        let Some(slot) = sim.slot(world) else {
+            continue;
+        };
+        if !agent.controller.has_goal() {
+            continue;
+        }
+        let busy = agent.task.is_some();
+        agent.pending = agent.controller.observe(&slot.observation, busy);
+    }
+}
+
+/// Lockstep: plans now. Real time: collects finished plans and starts pending ones.
+fn plan<B: Backend>(mut agents: ResMut<Agents<B>>) {
+    let agents = &mut *agents;
+    for world in 0..agents.worlds.len() {
+        if let Some(task) = agents.worlds[world].task.as_mut()
+            && let Some(finished) = check_ready(task)
+        {
+            agents.worlds[world].task = None;
+            agents.finish(world, finished);
+        }
+        let agent = &mut agents.worlds[world];
+        let Some(job) = agent.pending.take() else {
+            continue;
+        };
+        let mut imagination = agent.imagination.take().expect("no plan is in flight");
+        let run = move || {
+            let start = Instant::now();
+            let plan = imagination.plan(&job);
+            Finished {
+                imagination,
+                plan,
+                made_at: job.made_at,
+                millis: start.elapsed().as_secs_f64() * 1e3,
+            }
+        };
+        match agents.mode {
+            AgentMode::Lockstep => {
+                let finished = run();
+                agents.finish(world, finished);
+            }
+            AgentMode::RealTime => {
+                let task = AsyncComputeTaskPool::get().spawn(async move { run() });
+                agents.worlds[world].task = Some(task);
+            }
+        }
+    }
+}
+
+/// Sets each running world's action for this step.
+fn act<B: Backend>(mut agents: ResMut<Agents<B>>, mut sim: ResMut<SimWorlds>) {
+    let agents = &mut *agents;
+    for (world, agent) in agents.worlds.iter_mut().enumerate() {
+        if sim.slot(world).is_none() || !agent.controller.has_goal() {
+            continue;
+        }
+        let action = agent.controller.act();
+        if let Err(source) = sim.set_action(world, &action) {
+            let error = prefrontal_sim::SimError::Action { env: world, source };
+            agents.errors.push((world, error.into()));
+        }
+    }
+}

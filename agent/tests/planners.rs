@@ -1,0 +1,244 @@
+//! Every planner on a toy linear latent model `z' = z + a·B` with a known optimum.
+
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::{Tensor, TensorData};
+use prefrontal_agent::config::{
+    CemConfig, Distance, Energy, GradientConfig, Horizon, MppiConfig, PlannerConfig,
+};
+use prefrontal_agent::{
+    AgentConfig, AgentError, Bounds, LatentModel, LinearModel, Plan, PlanRequest, build_planner,
+};
+
+type B = Autodiff<Flex>;
+
+/// Each action component moves the latent along a rotated, scaled axis.
+const EFFECT: [[f32; 2]; 2] = [[0.2, 0.1], [-0.1, 0.2]];
+
+fn model(effect: [[f32; 2]; 2]) -> LinearModel<B> {
+    let rows = effect.iter().map(|row| row.to_vec()).collect();
+    LinearModel::new(rows, vec![0, 1], 2, 1, &Default::default())
+}
+
+fn request(start: [f32; 2], goal: [f32; 2]) -> PlanRequest<B> {
+    let device = Default::default();
+    PlanRequest {
+        history: Tensor::from_data(TensorData::new(start.to_vec(), [1, 1, 2]), &device),
+        past_actions: None,
+        goal: Tensor::from_data(TensorData::new(goal.to_vec(), [1, 2]), &device),
+        shift: 0,
+    }
+}
+
+fn bounds() -> Bounds {
+    Bounds::tiled(&[-1.0, -1.0], &[1.0, 1.0], 1)
+}
+
+/// The three planners with settings small enough for a test.
+fn planners(energy: Energy) -> Vec<AgentConfig> {
+    [
+        PlannerConfig::Cem(CemConfig {
+            samples: 200,
+            elites: 20,
+            iterations: 20,
+            ..CemConfig::default()
+        }),
+        PlannerConfig::Mppi(MppiConfig {
+            samples: 200,
+            iterations: 20,
+            ..MppiConfig::default()
+        }),
+        PlannerConfig::Gradient(GradientConfig {
+            iterations: 60,
+            ..GradientConfig::default()
+        }),
+    ]
+    .into_iter()
+    .map(|planner| AgentConfig {
+        planner,
+        energy,
+        replan_every: 1,
+    })
+    .collect()
+}
+
+fn plan(config: &AgentConfig, model: &LinearModel<B>, request: &PlanRequest<B>, seed: u64) -> Plan {
+    let mut planner = build_planner::<B>(config, bounds(), seed);
+    planner.plan(model, request).unwrap()
+}
+
+/// Where the model says the plan ends.
+fn final_latent(model: &LinearModel<B>, start: [f32; 2], plan: &Plan) -> Vec<f32> {
+    let device = Default::default();
+    let history = Tensor::from_data(TensorData::new(start.to_vec(), [1, 1, 2]), &device);
+    let actions = Tensor::from_data(
+        TensorData::new(plan.actions.clone(), [1, plan.horizon, 2]),
+        &device,
+    );
+    let latents = model.rollout(history, actions).unwrap();
+    let values = latents.into_data().to_vec::<f32>().unwrap();
+    values[values.len() - 2..].to_vec()
+}
+
+#[test]
+fn every_planner_reaches_a_reachable_goal() {
+    let model = model(EFFECT);
+    let (start, goal) = ([0.1, -0.2], [0.5, 0.3]);
+    for config in planners(Energy::default()) {
+        let plan = plan(&config, &model, &request(start, goal), 7);
+        let end = final_latent(&model, start, &plan);
+        let error = ((end[0] - goal[0]).powi(2) + (end[1] - goal[1]).powi(2)).sqrt();
+        assert!(
+            error < 0.02,
+            "{}: ends at {end:?}, {error} from the goal {goal:?} (energy {})",
+            config.planner.name(),
+            plan.energy
+        );
+        assert_eq!(plan.actions.len(), 5 * 2);
+    }
+}
+
+#[test]
+fn unreachable_goals_push_every_planner_to_the_bounds_and_not_past_them() {
+    let model = model([[0.2, 0.0], [0.0, 0.2]]);
+    // Five steps move at most 1.0 along each axis: the optimum is (+1, -1) at every step.
+    let (start, goal) = ([0.0, 0.0], [3.0, -3.0]);
+    for config in planners(Energy::default()) {
+        let plan = plan(&config, &model, &request(start, goal), 3);
+        for pair in plan.actions.chunks(2) {
+            assert!(
+                pair.iter().all(|a| (-1.0..=1.0).contains(a)),
+                "{}: action {pair:?} is outside the bounds",
+                config.planner.name()
+            );
+            assert!(
+                pair[0] > 0.85 && pair[1] < -0.85,
+                "{}: action {pair:?} is not at the bound the goal calls for",
+                config.planner.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn summed_energy_prefers_getting_there_early() {
+    let model = model([[0.2, 0.0], [0.0, 0.2]]);
+    let energy = Energy {
+        distance: Distance::L2,
+        over: Horizon::Sum,
+    };
+    let (start, goal) = ([0.0, 0.0], [0.4, 0.0]);
+    for config in planners(energy) {
+        let plan = plan(&config, &model, &request(start, goal), 11);
+        // Summed over the horizon, the goal is best reached in two full pushes, then held.
+        assert!(
+            plan.actions[0] > 0.8 && plan.actions[2] > 0.8,
+            "{}: first actions {:?} do not hurry",
+            config.planner.name(),
+            &plan.actions[..4]
+        );
+        let end = final_latent(&model, start, &plan);
+        assert!(
+            (end[0] - 0.4).abs() < 0.05,
+            "{}: ends at {end:?}",
+            config.planner.name()
+        );
+    }
+}
+
+#[test]
+fn l1_energy_also_finds_the_goal() {
+    let model = model(EFFECT);
+    let energy = Energy {
+        distance: Distance::L1,
+        over: Horizon::Final,
+    };
+    let (start, goal) = ([0.0, 0.0], [-0.4, 0.2]);
+    for config in planners(energy) {
+        let plan = plan(&config, &model, &request(start, goal), 5);
+        let end = final_latent(&model, start, &plan);
+        let error = (end[0] - goal[0]).abs() + (end[1] - goal[1]).abs();
+        assert!(error < 0.04, "{}: ends at {end:?}", config.planner.name());
+    }
+}
+
+#[test]
+fn planners_are_deterministic_for_a_seed() {
+    let model = model(EFFECT);
+    let request = request([0.0, 0.0], [0.3, 0.3]);
+    for config in planners(Energy::default()) {
+        let a = plan(&config, &model, &request, 42);
+        let b = plan(&config, &model, &request, 42);
+        let c = plan(&config, &model, &request, 43);
+        assert_eq!(
+            a,
+            b,
+            "{}: same seed, different plans",
+            config.planner.name()
+        );
+        assert_ne!(
+            a.actions,
+            c.actions,
+            "{}: the seed is ignored",
+            config.planner.name()
+        );
+    }
+}
+
+#[test]
+fn warm_start_shifts_the_previous_plan() {
+    let model = model(EFFECT);
+    let config = &planners(Energy::default())[0];
+    let mut planner = build_planner::<B>(config, bounds(), 1);
+    let first = planner
+        .plan(&model, &request([0.0, 0.0], [0.5, 0.5]))
+        .unwrap();
+    // After one executed step the same goal is as far as the remaining plan reaches.
+    let mut next = request([0.0, 0.0], [0.5, 0.5]);
+    next.shift = 1;
+    let second = planner.plan(&model, &next).unwrap();
+    assert!(second.energy <= first.energy + 1e-3);
+}
+
+#[test]
+fn non_finite_predictions_are_an_error_not_a_panic() {
+    let model = model([[f32::NAN, 0.0], [0.0, 0.2]]);
+    for config in planners(Energy::default()) {
+        let mut planner = build_planner::<B>(&config, bounds(), 0);
+        let result = planner.plan(&model, &request([0.0, 0.0], [0.3, 0.3]));
+        assert!(
+            matches!(result, Err(AgentError::NonFinite { .. })),
+            "{}: {result:?}",
+            config.planner.name()
+        );
+    }
+}
+
+#[test]
+fn gradient_planner_refuses_a_model_without_gradients() {
+    /// Wraps the linear model but cuts the graph, like the simulator oracle.
+    struct Detached(LinearModel<B>);
+    impl LatentModel<B> for Detached {
+        fn spec(&self) -> prefrontal_agent::LatentSpec {
+            self.0.spec()
+        }
+        fn device(&self) -> burn::tensor::Device<B> {
+            self.0.device()
+        }
+        fn encode(
+            &self,
+            observations: &[&prefrontal_sim::Observation],
+        ) -> Result<Tensor<B, 2>, AgentError> {
+            self.0.encode(observations)
+        }
+        fn rollout(&self, h: Tensor<B, 3>, a: Tensor<B, 3>) -> Result<Tensor<B, 3>, AgentError> {
+            Ok(self.0.rollout(h, a)?.detach())
+        }
+    }
+    let config = &planners(Energy::default())[2];
+    let mut planner = build_planner::<B>(config, bounds(), 0);
+    let result = planner.plan(&Detached(model(EFFECT)), &request([0.0, 0.0], [0.3, 0.3]));
+    assert!(
+        matches!(result, Err(AgentError::NotDifferentiable)),
+        "{result:?}"
+    );
+}
