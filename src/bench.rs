@@ -1,16 +1,21 @@
-//! `prefrontal bench sim|render|train`: throughput tables.
+//! `prefrontal bench sim|render|train|plan`: throughput tables.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use burn::module::AutodiffModule;
-use burn::tensor::backend::AutodiffBackend;
+use burn::module::{AutodiffModule, Module};
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Distribution, Tensor};
+use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
+use prefrontal_agent::{
+    AgentConfig, Bounds, JepaModel, LatentModel, LatentSpec, PlanRequest, PlannerConfig,
+    build_planner, sampling_planner,
+};
 use prefrontal_sim::policy::RandomPolicy;
 use prefrontal_worldmodel::config::{EncoderConfig, PredictorConfig};
 use prefrontal_worldmodel::data::{Batch, Frames};
-use prefrontal_worldmodel::{DataSpec, Learner, WorldModelConfig};
+use prefrontal_worldmodel::{Checkpoint, DataSpec, Learner, WorldModel, WorldModelConfig};
 
 use crate::learn::{DeviceKind, with_backend};
 use prefrontal_sim::{Action, RenderOptions, Scene, VecEnv};
@@ -175,15 +180,7 @@ fn train_bench<B: AutodiffBackend>(
     config: &WorldModelConfig,
     device: &B::Device,
 ) -> Result<()> {
-    // A reach-like data shape: 2-D actions, 4-D proprioception.
-    let spec = DataSpec {
-        scene: "synthetic".into(),
-        height: args.size,
-        width: args.size,
-        action_dim: 2,
-        proprio_dim: 4,
-        state_names: Vec::new(),
-    };
+    let spec = synthetic_spec(args.size);
     let batch_size = config.training.batch_size;
     let frames = config.window_frames();
     let action_width = spec.action_dim * config.model.frameskip;
@@ -255,6 +252,144 @@ fn train_bench<B: AutodiffBackend>(
         rollout_plan * 1e3
     );
     Ok(())
+}
+
+/// A reach-like data shape: `size`² frames, 2-D actions, 4-D proprioception.
+fn synthetic_spec(size: usize) -> DataSpec {
+    DataSpec {
+        scene: "synthetic".into(),
+        height: size,
+        width: size,
+        action_dim: 2,
+        proprio_dim: 4,
+        state_names: Vec::new(),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanBenchArgs {
+    /// A checkpoint to plan with; a freshly initialised default model (reach-shaped,
+    /// 64×64 frames) when omitted. Planning cost does not depend on the weights.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Where to run.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    device: DeviceKind,
+    /// Seconds per measurement, after a warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+}
+
+pub fn run_plan_bench(args: &PlanBenchArgs) -> Result<()> {
+    with_backend!(args.device, |B, device| plan_bench::<B>(args, &device))
+}
+
+fn plan_bench<B: AutodiffBackend>(args: &PlanBenchArgs, device: &B::Device) -> Result<()> {
+    type Inner<B> = <B as AutodiffBackend>::InnerBackend;
+    let checkpoint = args.checkpoint.as_ref().map(Checkpoint::open).transpose()?;
+    let (config, spec) = match &checkpoint {
+        Some(checkpoint) => (checkpoint.config.clone(), checkpoint.state.spec.clone()),
+        None => (WorldModelConfig::default(), synthetic_spec(64)),
+    };
+    let model = |source: &str| match &checkpoint {
+        Some(checkpoint) => JepaModel::<Inner<B>>::load(checkpoint, device),
+        None => Ok(JepaModel::from_model(
+            WorldModel::new(&config.model, &spec, device),
+            &config.model,
+            spec.clone(),
+            source.into(),
+        )),
+    };
+    let inference = model("default model")?;
+    let differentiable = match &checkpoint {
+        Some(checkpoint) => JepaModel::<B>::load_differentiable(checkpoint, device)?,
+        None => JepaModel::from_model(
+            WorldModel::<B>::new(&config.model, &spec, device).no_grad(),
+            &config.model,
+            spec.clone(),
+            "default model".into(),
+        ),
+    };
+    let latent = inference.spec();
+    let bounds = Bounds::tiled(
+        &vec![-1.0; spec.action_dim],
+        &vec![1.0; spec.action_dim],
+        latent.frameskip,
+    );
+    let h = latent.history;
+    let agent = |planner: PlannerConfig| AgentConfig {
+        planner,
+        ..AgentConfig::default()
+    };
+    println!(
+        "planning with the {} ({} encoder, {} predictor, latent {}, history {h}, frameskip {})",
+        if checkpoint.is_some() {
+            "checkpoint's model"
+        } else {
+            "default model"
+        },
+        encoder_name(&config),
+        predictor_name(&config),
+        latent.latent_dim,
+        latent.frameskip
+    );
+    println!("| planner | candidates × horizon × iterations | ms per call | imagined steps/s |");
+    println!("|---|---|---:|---:|");
+    let row = |name: &str, samples: usize, horizon: usize, iterations: usize, seconds: f64| {
+        let steps = (samples * horizon * iterations) as f64;
+        println!(
+            "| {name} | {samples} × {horizon} × {iterations} | {:.1} | {:.0} |",
+            seconds * 1e3,
+            steps / seconds
+        );
+    };
+    let sampling = [
+        ("CEM", PlannerConfig::Cem(CemConfig::default())),
+        ("MPPI", PlannerConfig::Mppi(MppiConfig::default())),
+    ];
+    let inference_request = random_request::<Inner<B>>(latent, device);
+    for (name, planner) in sampling {
+        let (samples, horizon, iterations) = match &planner {
+            PlannerConfig::Cem(c) => (c.samples, c.horizon, c.iterations),
+            PlannerConfig::Mppi(c) => (c.samples, c.horizon, c.iterations),
+            PlannerConfig::Gradient(_) => unreachable!("sampling planners only"),
+        };
+        let mut planner = sampling_planner::<Inner<B>>(&agent(planner), bounds.clone(), 0)
+            .expect("a sampling planner");
+        let seconds = time_per_call(args.seconds, || {
+            planner.plan(&inference, &inference_request)?;
+            Ok(())
+        })?;
+        row(name, samples, horizon, iterations, seconds);
+    }
+    let gradient = GradientConfig::default();
+    let mut planner =
+        build_planner::<B>(&agent(PlannerConfig::Gradient(gradient.clone())), bounds, 0);
+    let differentiable_request = random_request::<B>(latent, device);
+    let seconds = time_per_call(args.seconds, || {
+        planner.plan(&differentiable, &differentiable_request)?;
+        Ok(())
+    })?;
+    row(
+        "gradient (Adam)",
+        gradient.samples,
+        gradient.horizon,
+        gradient.iterations,
+        seconds,
+    );
+    Ok(())
+}
+
+/// A planning request from random latents and actions.
+fn random_request<B: Backend>(latent: LatentSpec, device: &B::Device) -> PlanRequest<B> {
+    let uniform = Distribution::Uniform(-1.0, 1.0);
+    let (h, d, m) = (latent.history, latent.latent_dim, latent.model_action_dim());
+    PlanRequest {
+        history: Tensor::random([1, h, d], uniform, device),
+        past_actions: (h > 1).then(|| Tensor::random([1, h - 1, m], uniform, device)),
+        goal: Tensor::random([1, d], uniform, device),
+        shift: 0,
+    }
 }
 
 fn encoder_name(config: &WorldModelConfig) -> &'static str {

@@ -1,5 +1,6 @@
 //! The `prefrontal` command line: one binary for scenes, simulation and benchmarks.
 
+mod agent;
 mod bench;
 mod data;
 mod learn;
@@ -40,6 +41,8 @@ enum Command {
     Train(learn::TrainArgs),
     /// Fit a linear probe from a checkpoint's latents to privileged state; print R².
     Probe(learn::ProbeArgs),
+    /// Plan toward goals in closed loop with a trained world model; compare with baselines.
+    Eval(agent::EvalArgs),
     /// Measure throughput and print a table.
     Bench {
         #[command(subcommand)]
@@ -75,6 +78,8 @@ enum BenchCommand {
     Render(bench::RenderBenchArgs),
     /// World-model training samples/s and encoder/predictor forward latency.
     Train(bench::TrainBenchArgs),
+    /// Milliseconds per planning call (CEM, MPPI, gradient) with the default model.
+    Plan(bench::PlanBenchArgs),
 }
 
 /// Which actions a rollout takes.
@@ -134,6 +139,10 @@ fn run(cli: Cli) -> Result<()> {
         } => data::run_export(&args),
         Command::Train(args) => learn::run_train(&args),
         Command::Probe(args) => learn::run_probe(&args),
+        Command::Eval(args) => agent::run_eval(&args),
+        Command::Bench {
+            command: BenchCommand::Plan(args),
+        } => bench::run_plan_bench(&args),
         Command::Bench {
             command: BenchCommand::Sim(args),
         } => bench::run_sim_bench(&args),

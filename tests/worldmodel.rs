@@ -1,116 +1,11 @@
-//! The world model end to end on rendered `reach` data: collect, train, probe, kill and resume.
+//! The world model through the binary: kill and resume, mismatched data.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use common::prefrontal;
+use common::{collect, number_after, run_failing, run_ok, scratch};
 use std::time::{Duration, Instant};
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let output = prefrontal(args);
-    let text = text(&output);
-    assert!(
-        output.status.success(),
-        "prefrontal {args:?} failed:\n{text}"
-    );
-    text
-}
-
-/// Runs `prefrontal ARGS`, which must fail, and returns its output.
-fn run_failing(args: &[&str]) -> String {
-    let output = prefrontal(args);
-    let text = text(&output);
-    assert!(
-        !output.status.success(),
-        "prefrontal {args:?} succeeded:\n{text}"
-    );
-    text
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("prefrontal-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn collect(dir: &Path, episodes: &str) -> String {
-    let data = dir.join("data");
-    run_ok(&[
-        "collect",
-        "--scene",
-        "scenes/reach.scene.ron",
-        "--episodes",
-        episodes,
-        "--steps",
-        "100",
-        "--seed",
-        "1",
-        "--policy",
-        "smooth",
-        "--envs",
-        "16",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
-    data.to_str().unwrap().to_owned()
-}
-
-/// The number after `label` in `text`.
-fn number_after(text: &str, label: &str) -> f64 {
-    let start = text
-        .find(label)
-        .unwrap_or_else(|| panic!("no {label:?} in:\n{text}"))
-        + label.len();
-    text[start..]
-        .trim_start()
-        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after {label:?} in:\n{text}"))
-}
-
-#[test]
-fn the_default_model_learns_reach_dynamics_and_agent_position() {
-    let dir = scratch("reach-train");
-    let data = collect(&dir, "64");
-    let run = dir.join("run");
-    let run = run.to_str().unwrap();
-    run_ok(&[
-        "train",
-        "--data",
-        &data,
-        "--config",
-        "configs/reach.worldmodel.ron",
-        "--out",
-        run,
-        "--steps",
-        "300",
-    ]);
-    let probe = run_ok(&["probe", "--checkpoint", run, "--data", &data]);
-    for target in ["agent.pos.x", "agent.pos.z"] {
-        let r2 = number_after(&probe, &format!("| {target} |"));
-        assert!(r2 >= 0.9, "probe R² of {target} is {r2}:\n{probe}");
-    }
-    let predicted = number_after(&probe, "val loss_pred");
-    let no_change = number_after(&probe, "(no-change");
-    assert!(
-        predicted < 0.6 * no_change,
-        "prediction {predicted} vs no-change {no_change}:\n{probe}"
-    );
-    let std = number_after(&probe, "latent std");
-    assert!(std > 0.3, "latent std {std}:\n{probe}");
-    let _ = std::fs::remove_dir_all(&dir);
-}
 
 #[test]
 fn training_killed_mid_run_resumes_from_its_last_checkpoint() {

@@ -234,6 +234,12 @@ impl AgentConfig {
         Ok(config)
     }
 
+    /// Pretty RON text of this config (what evaluation runs store).
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
+            .expect("a config always serialises")
+    }
+
     /// Checks values the types allow but planning cannot use; returns the field and why.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         let positive = |field: &'static str, value: usize| {

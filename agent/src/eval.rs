@@ -1,1 +1,364 @@
-//! Closed-loop evaluation.
+//! Closed-loop evaluation: seeded start/goal pairs, an agent (or a baseline) acting in the
+//! rendered simulation, per-episode results, rollout GIFs and TensorBoard scalars.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::tensor::backend::Backend;
+use prefrontal_sim::policy::RandomPolicy;
+use prefrontal_sim::task::episode_seed;
+use prefrontal_sim::{Frame, RenderOptions, Scene, Step, VecEnv};
+use serde::Serialize;
+use tensorboard_rs::summary_writer::SummaryWriter;
+
+use crate::AgentError;
+use crate::config::AgentConfig;
+use crate::model::LatentModel;
+use crate::planner::Planner;
+use crate::plugin::{AgentMode, AgentPlugin, Agents};
+
+/// A start/goal pair: an episode seed of the scene.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EpisodeSpec {
+    /// Position in the evaluation.
+    pub index: usize,
+    /// The scene's episode seed.
+    pub seed: u64,
+    /// Distance from start to goal (the task's error measure).
+    pub start_distance: f32,
+}
+
+/// Picks `count` episodes whose start-to-goal distance lies in `distance` (the
+/// difficulty), from the seeds `episode_seed(seed, 0), episode_seed(seed, 1), …`.
+pub fn pick_episodes(
+    scene: &Scene,
+    count: usize,
+    seed: u64,
+    distance: (f32, f32),
+) -> Result<Vec<EpisodeSpec>, AgentError> {
+    const TRIES_PER_EPISODE: usize = 1000;
+    let mut env = VecEnv::new(scene.clone(), 1)?;
+    let mut picked = Vec::with_capacity(count);
+    for k in 0..(count * TRIES_PER_EPISODE) as u64 {
+        if picked.len() == count {
+            break;
+        }
+        let episode_seed = episode_seed(seed, k);
+        let (_, info) = env.reset_env(0, episode_seed)?;
+        if (distance.0..=distance.1).contains(&info.distance) {
+            picked.push(EpisodeSpec {
+                index: picked.len(),
+                seed: episode_seed,
+                start_distance: info.distance,
+            });
+        }
+    }
+    if picked.len() < count {
+        return Err(AgentError::Episodes {
+            scene: scene.name.clone(),
+            wanted: count,
+            found: picked.len(),
+            low: distance.0,
+            high: distance.1,
+        });
+    }
+    Ok(picked)
+}
+
+/// Who acts.
+pub enum Contender<B: Backend> {
+    /// MPC with a planner in a latent model.
+    Agent {
+        /// The model imagined with.
+        model: Arc<dyn LatentModel<B>>,
+        /// Planner, energy and replanning.
+        config: AgentConfig,
+        /// The planner (reseeded with each episode's seed).
+        planner: Box<dyn Planner<B>>,
+    },
+    /// Uniform random actions.
+    Random,
+}
+
+impl<B: Backend> std::fmt::Debug for Contender<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Contender::Agent { config, .. } => {
+                f.debug_struct("Agent").field("config", config).finish()
+            }
+            Contender::Random => f.write_str("Random"),
+        }
+    }
+}
+
+/// How an evaluation runs.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Camera and frame size (the model's).
+    pub render: RenderOptions,
+    /// Where results go: `episodes.jsonl`, `summary.json`, GIFs and TensorBoard events.
+    pub out: PathBuf,
+    /// Episodes (the first ones) that get a rollout GIF.
+    pub gifs: usize,
+}
+
+/// One episode's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpisodeResult {
+    /// Position in the evaluation.
+    pub index: usize,
+    /// The scene's episode seed.
+    pub seed: u64,
+    /// Whether the goal was reached.
+    pub success: bool,
+    /// Simulator steps taken.
+    pub steps: u32,
+    /// Distance to the goal at the start.
+    pub start_distance: f32,
+    /// Distance to the goal at the end.
+    pub final_distance: f32,
+    /// Plans made.
+    pub plans: usize,
+    /// Mean wall-clock milliseconds per plan (0 without a planner).
+    pub plan_ms: f64,
+}
+
+/// What an evaluation found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalSummary {
+    /// The contender's name.
+    pub name: String,
+    /// Episodes run.
+    pub episodes: usize,
+    /// Episodes that reached the goal.
+    pub successes: usize,
+    /// `successes / episodes`.
+    pub success_rate: f64,
+    /// Wilson score 95% interval of the success rate.
+    pub success_ci95: (f64, f64),
+    /// Mean final distance to the goal.
+    pub final_distance: f64,
+    /// Mean steps to success over successful episodes (`None` without any).
+    pub steps_to_success: Option<f64>,
+    /// Mean milliseconds per plan.
+    pub plan_ms: f64,
+    /// Mean milliseconds of planning per simulator action.
+    pub plan_ms_per_action: f64,
+}
+
+/// Wilson score interval for `successes` of `n` at 95%.
+pub fn wilson_interval(successes: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_964_f64;
+    let (n, p) = (n as f64, successes as f64 / n as f64);
+    let denominator = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denominator;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denominator;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Runs `contender` on `episodes`, writing results under `options.out`; `progress` hears
+/// about every finished episode.
+pub fn evaluate<B: Backend>(
+    name: &str,
+    scene: &Scene,
+    contender: Contender<B>,
+    episodes: &[EpisodeSpec],
+    options: &EvalOptions,
+    mut progress: impl FnMut(&EpisodeResult),
+) -> Result<EvalSummary, AgentError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| AgentError::Io { path, source }
+    };
+    std::fs::create_dir_all(&options.out).map_err(io(&options.out))?;
+    let results_path = options.out.join("episodes.jsonl");
+    let mut results_file = std::fs::File::create(&results_path).map_err(io(&results_path))?;
+    let mut board = SummaryWriter::new(&options.out);
+    let mut runner = Runner::new(scene, contender, &options.render)?;
+    let mut results = Vec::with_capacity(episodes.len());
+    for episode in episodes {
+        let (result, frames) = runner.run(episode)?;
+        if episode.index < options.gifs {
+            let path = options
+                .out
+                .join(format!("episode_{:03}.gif", episode.index));
+            prefrontal_sim::render::write_gif(&path, frames, scene.physics.control_hz)
+                .map_err(io(&path))?;
+        }
+        let line = serde_json::to_string(&result).expect("results serialise");
+        writeln!(results_file, "{line}").map_err(io(&results_path))?;
+        results.push(result);
+        let summary = summarise(name, &results);
+        let step = episode.index;
+        board.add_scalar("eval/success_rate", summary.success_rate as f32, step);
+        let last = results.last().expect("pushed");
+        board.add_scalar("eval/final_distance", last.final_distance, step);
+        if last.plans > 0 {
+            board.add_scalar("perf/plan_ms", last.plan_ms as f32, step);
+        }
+        progress(last);
+    }
+    board.flush();
+    let summary = summarise(name, &results);
+    let summary_path = options.out.join("summary.json");
+    let text = serde_json::to_string_pretty(&summary).expect("summaries serialise");
+    std::fs::write(&summary_path, text).map_err(io(&summary_path))?;
+    Ok(summary)
+}
+
+fn summarise(name: &str, results: &[EpisodeResult]) -> EvalSummary {
+    let n = results.len();
+    let successes = results.iter().filter(|r| r.success).count();
+    let mean = |values: &mut dyn Iterator<Item = f64>| {
+        let (sum, count) = values.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+        (count > 0).then(|| sum / count as f64)
+    };
+    let plans: usize = results.iter().map(|r| r.plans).sum();
+    let steps: u32 = results.iter().map(|r| r.steps).sum();
+    let plan_total: f64 = results.iter().map(|r| r.plan_ms * r.plans as f64).sum();
+    EvalSummary {
+        name: name.to_owned(),
+        episodes: n,
+        successes,
+        success_rate: if n == 0 {
+            0.0
+        } else {
+            successes as f64 / n as f64
+        },
+        success_ci95: wilson_interval(successes, n),
+        final_distance: mean(&mut results.iter().map(|r| f64::from(r.final_distance)))
+            .unwrap_or(f64::NAN),
+        steps_to_success: mean(
+            &mut results
+                .iter()
+                .filter(|r| r.success)
+                .map(|r| f64::from(r.steps)),
+        ),
+        plan_ms: if plans == 0 {
+            0.0
+        } else {
+            plan_total / plans as f64
+        },
+        plan_ms_per_action: if steps == 0 {
+            0.0
+        } else {
+            plan_total / f64::from(steps)
+        },
+    }
+}
+
+/// A rendered environment and whoever acts in it.
+enum Runner<B: Backend> {
+    Agent(VecEnv),
+    Random(VecEnv, std::marker::PhantomData<B>),
+}
+
+impl<B: Backend> Runner<B> {
+    fn new(
+        scene: &Scene,
+        contender: Contender<B>,
+        render: &RenderOptions,
+    ) -> Result<Self, AgentError> {
+        let (low, high) = (&scene.action_space.low, &scene.action_space.high);
+        let mut runner = match contender {
+            Contender::Agent {
+                model,
+                config,
+                planner,
+            } => {
+                let mut planner = Some(planner);
+                let agents = Agents::new(
+                    AgentMode::Lockstep,
+                    model,
+                    1,
+                    config.replan_every,
+                    (low, high),
+                    |_| planner.take().expect("one world"),
+                );
+                let plugin = AgentPlugin::new(agents);
+                let env = VecEnv::with_plugins(scene.clone(), 1, Some(render.clone()), plugin)?;
+                Runner::Agent(env)
+            }
+            Contender::Random => Runner::Random(
+                VecEnv::with_rendering(scene.clone(), 1, render.clone())?,
+                std::marker::PhantomData,
+            ),
+        };
+        runner.env().set_auto_reset(false);
+        Ok(runner)
+    }
+
+    fn env(&mut self) -> &mut VecEnv {
+        match self {
+            Runner::Agent(env) | Runner::Random(env, _) => env,
+        }
+    }
+
+    /// Runs one episode; returns its result and its frames beside the goal frame.
+    fn run(&mut self, episode: &EpisodeSpec) -> Result<(EpisodeResult, Vec<Frame>), AgentError> {
+        let env = self.env();
+        let (observation, _) = env.reset(&[episode.seed])?.remove(0);
+        let goal = env.goal_observations()?.remove(0);
+        let goal_frame = goal.frame.clone().ok_or(AgentError::NoFrame)?;
+        let beside_goal = |frame: &Option<Frame>| {
+            frame
+                .as_ref()
+                .map(|f| f.beside(&goal_frame))
+                .ok_or(AgentError::NoFrame)
+        };
+        let mut frames = vec![beside_goal(&observation.frame)?];
+        let mut random = RandomPolicy::new(&env.action_space(), episode.seed);
+        let plans_before = match self {
+            Runner::Agent(env) => {
+                let mut agents = env.app_mut().world_mut().resource_mut::<Agents<B>>();
+                agents.start_episode(0, goal, episode.seed);
+                agents.plan_millis().len()
+            }
+            Runner::Random(..) => 0,
+        };
+        let last: Step = loop {
+            let step = match self {
+                Runner::Agent(env) => {
+                    let step = env.step_driven()?.remove(0);
+                    let mut agents = env.app_mut().world_mut().resource_mut::<Agents<B>>();
+                    if let Some((_, error)) = agents.take_error() {
+                        return Err(error);
+                    }
+                    step
+                }
+                Runner::Random(env, _) => env.step(&[random.act()])?.remove(0),
+            };
+            frames.push(beside_goal(&step.observation.frame)?);
+            if step.terminated || step.truncated {
+                break step;
+            }
+        };
+        let plan_millis = match self {
+            Runner::Agent(env) => {
+                let agents = env.app_mut().world().resource::<Agents<B>>();
+                agents.plan_millis()[plans_before..].to_vec()
+            }
+            Runner::Random(..) => Vec::new(),
+        };
+        let plans = plan_millis.len();
+        let result = EpisodeResult {
+            index: episode.index,
+            seed: episode.seed,
+            success: last.terminated,
+            steps: last.info.episode_step,
+            start_distance: episode.start_distance,
+            final_distance: last.info.distance,
+            plans,
+            plan_ms: if plans == 0 {
+                0.0
+            } else {
+                plan_millis.iter().sum::<f64>() / plans as f64
+            },
+        };
+        Ok((result, frames))
+    }
+}

@@ -95,7 +95,20 @@ pub enum AgentError {
         "the gradient planner needs a differentiable model; this one (e.g. the simulator oracle) gives no gradient"
     )]
     NotDifferentiable,
-    /// A goal observation is missing for a world that is asked to plan.
-    #[error("world {0} has no goal: call Agents::start_episode first")]
-    NoGoal(usize),
+    /// Too few episodes satisfy the requested difficulty.
+    #[error(
+        "scene \"{scene}\": only {found} of {wanted} episodes have a start-to-goal distance in [{low}, {high}]; widen the range"
+    )]
+    Episodes {
+        /// The scene.
+        scene: String,
+        /// Episodes asked for.
+        wanted: usize,
+        /// Episodes found within the tries.
+        found: usize,
+        /// Lowest distance.
+        low: f32,
+        /// Highest distance.
+        high: f32,
+    },
 }

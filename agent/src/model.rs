@@ -6,6 +6,7 @@ use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use prefrontal_sim::{Observation, Scene};
+use prefrontal_worldmodel::config::ModelConfig;
 use prefrontal_worldmodel::data::pixels_to_input;
 use prefrontal_worldmodel::{Checkpoint, DataSpec, WorldModel};
 
@@ -130,36 +131,48 @@ impl<B: AutodiffBackend> EncodeLatents<B> for InnerBackend<B> {
     }
 }
 
-/// Shapes and data spec of a checkpoint.
-fn describe(checkpoint: &Checkpoint) -> (DataSpec, LatentSpec) {
-    let config = &checkpoint.config.model;
-    let data = checkpoint.state.spec.clone();
-    let spec = LatentSpec {
+/// Shapes of a model built by `config` for data of shape `data`.
+fn latent_spec(config: &ModelConfig, data: &DataSpec) -> LatentSpec {
+    LatentSpec {
         latent_dim: config.latent_dim,
         action_dim: data.action_dim,
         frameskip: config.frameskip,
         history: config.history,
-    };
-    (data, spec)
+    }
 }
 
 impl<B: Backend> JepaModel<B> {
     /// Loads a checkpoint (a `step-N` folder or a run folder) for inference on `device`
     /// (CEM and MPPI).
     pub fn load(checkpoint: &Checkpoint, device: &B::Device) -> Result<Self, AgentError> {
-        let (data, spec) = describe(checkpoint);
         let model = checkpoint.load_model::<B>(device)?;
-        Ok(JepaModel {
+        Ok(Self::from_model(
+            model,
+            &checkpoint.config.model,
+            checkpoint.state.spec.clone(),
+            checkpoint.dir.clone(),
+        ))
+    }
+
+    /// Wraps a model in memory, built by `config` for data of shape `data`; `source` names
+    /// it in errors.
+    pub fn from_model(
+        model: WorldModel<B>,
+        config: &ModelConfig,
+        data: DataSpec,
+        source: PathBuf,
+    ) -> Self {
+        JepaModel {
             predictor: model.clone(),
             encoder: Box::new(SameBackend {
                 model,
                 data: data.clone(),
-                checkpoint: checkpoint.dir.clone(),
+                checkpoint: source.clone(),
             }),
+            spec: latent_spec(config, &data),
             data,
-            spec,
-            checkpoint: checkpoint.dir.clone(),
-        })
+            checkpoint: source,
+        }
     }
 
     /// Refuses a scene the model was not trained for: another scene name or another
@@ -202,7 +215,8 @@ impl<B: AutodiffBackend> JepaModel<B> {
         checkpoint: &Checkpoint,
         device: &B::Device,
     ) -> Result<Self, AgentError> {
-        let (data, spec) = describe(checkpoint);
+        let data = checkpoint.state.spec.clone();
+        let spec = latent_spec(&checkpoint.config.model, &data);
         let predictor = checkpoint.load_model::<B>(device)?.no_grad();
         let encoder = InnerBackend::<B>(SameBackend {
             model: predictor.valid(),

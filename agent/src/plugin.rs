@@ -4,9 +4,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bevy::prelude::*;
-use bevy::tasks::{AsyncComputeTaskPool, Task, TaskPool, block_on, futures::check_ready};
 use burn::tensor::backend::Backend;
 use prefrontal_sim::{Observation, SimSystems, SimWorlds};
+use std::thread::JoinHandle;
 
 use crate::AgentError;
 use crate::control::{Controller, Imagination, PlanJob};
@@ -31,8 +31,10 @@ pub enum AgentSystems {
 pub enum AgentMode {
     /// The step waits for each plan: deterministic, for evaluation.
     Lockstep,
-    /// Plans run on Bevy's async compute pool; each step applies the latest plan and never
-    /// waits (the middle of the bounds until the first plan arrives).
+    /// Plans run on a background thread; each step applies the latest plan and never waits
+    /// (the middle of the bounds until the first plan arrives). Not Bevy's async compute
+    /// pool: without Bevy's `multi_threaded` feature (off here, see ARCHITECTURE.md) that
+    /// pool runs tasks on the spawning thread.
     RealTime,
 }
 
@@ -50,7 +52,7 @@ struct WorldAgent<B: Backend> {
     /// `None` while a real-time plan holds it.
     imagination: Option<Imagination<B>>,
     pending: Option<PlanJob>,
-    task: Option<Task<Finished<B>>>,
+    task: Option<JoinHandle<Finished<B>>>,
 }
 
 /// The agents of every world, their errors and timings.
@@ -107,7 +109,7 @@ impl<B: Backend> Agents<B> {
     pub fn start_episode(&mut self, world: usize, goal: Observation, seed: u64) {
         let agent = &mut self.worlds[world];
         if let Some(task) = agent.task.take() {
-            agent.imagination = Some(block_on(task).imagination);
+            agent.imagination = Some(join(task).imagination);
         }
         agent.pending = None;
         agent.controller.start_episode(goal);
@@ -181,7 +183,6 @@ impl<B: Backend> Plugin for AgentPlugin<B> {
             .expect("not poisoned")
             .take()
             .expect("AgentPlugin is added once");
-        AsyncComputeTaskPool::get_or_init(TaskPool::default);
         app.insert_resource(agents)
             .configure_sets(
                 FixedUpdate,
@@ -218,11 +219,13 @@ fn observe<B: Backend>(mut agents: ResMut<Agents<B>>, sim: Res<SimWorlds>) {
 fn plan<B: Backend>(mut agents: ResMut<Agents<B>>) {
     let agents = &mut *agents;
     for world in 0..agents.worlds.len() {
-        if let Some(task) = agents.worlds[world].task.as_mut()
-            && let Some(finished) = check_ready(task)
+        if agents.worlds[world]
+            .task
+            .as_ref()
+            .is_some_and(JoinHandle::is_finished)
         {
-            agents.worlds[world].task = None;
-            agents.finish(world, finished);
+            let task = agents.worlds[world].task.take().expect("checked");
+            agents.finish(world, join(task));
         }
         let agent = &mut agents.worlds[world];
         let Some(job) = agent.pending.take() else {
@@ -245,11 +248,20 @@ fn plan<B: Backend>(mut agents: ResMut<Agents<B>>) {
                 agents.finish(world, finished);
             }
             AgentMode::RealTime => {
-                let task = AsyncComputeTaskPool::get().spawn(async move { run() });
+                let task = std::thread::Builder::new()
+                    .name(format!("plan-world-{world}"))
+                    .spawn(run)
+                    .expect("a planning thread starts");
                 agents.worlds[world].task = Some(task);
             }
         }
     }
+}
+
+/// Waits for a background plan; a panic in the planner resumes here.
+fn join<B: Backend>(task: JoinHandle<Finished<B>>) -> Finished<B> {
+    task.join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Sets each running world's action for this step.

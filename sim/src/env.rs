@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bevy::DefaultPlugins;
-use bevy::app::{App, PluginGroup, TaskPoolPlugin};
+use bevy::app::{App, PluginGroup, Plugins, TaskPoolPlugin};
 use bevy::render::RenderPlugin;
 use bevy::time::{TimePlugin, TimeUpdateStrategy};
 use bevy::transform::TransformPlugin;
@@ -187,12 +187,7 @@ const WARM_UP_UPDATES: u32 = 50;
 impl VecEnv {
     /// Builds `num_envs` worlds of `scene`, physics only, with auto-reset.
     pub fn new(scene: Scene, num_envs: usize) -> Result<Self, SimError> {
-        if num_envs == 0 {
-            return Err(SimError::NoEnvs);
-        }
-        let mut app = App::new();
-        app.add_plugins((TaskPoolPlugin::default(), TimePlugin, TransformPlugin));
-        Ok(Self::assemble(app, Arc::new(scene), num_envs, None))
+        Self::with_plugins(scene, num_envs, None, ())
     }
 
     /// Builds `num_envs` worlds of `scene` whose observations carry camera frames, rendered
@@ -202,64 +197,78 @@ impl VecEnv {
         num_envs: usize,
         options: RenderOptions,
     ) -> Result<Self, SimError> {
+        Self::with_plugins(scene, num_envs, Some(options), ())
+    }
+
+    /// Builds `num_envs` worlds of `scene`, rendered when `render` is given, with more
+    /// `plugins` in the `App` (e.g. an agent that sets actions, see `step_driven`).
+    pub fn with_plugins<M>(
+        scene: Scene,
+        num_envs: usize,
+        render: Option<RenderOptions>,
+        plugins: impl Plugins<M>,
+    ) -> Result<Self, SimError> {
         if num_envs == 0 {
             return Err(SimError::NoEnvs);
         }
         let scene = Arc::new(scene);
-        let render = SimRenderPlugin {
-            scene: scene.clone(),
-            worlds: num_envs,
-            options,
-        };
-        render.camera()?;
         let mut app = App::new();
-        app.add_plugins(
-            DefaultPlugins
-                .set(WindowPlugin {
-                    primary_window: None,
-                    exit_condition: ExitCondition::DontExit,
-                    ..Default::default()
-                })
-                .set(RenderPlugin {
-                    // Pipelines compile before the frame that needs them: no blank frames.
-                    synchronous_pipeline_compilation: true,
-                    ..Default::default()
-                }),
-        );
-        let mut env = Self::assemble(app, scene, num_envs, Some(render));
-        env.warm_up()?;
-        Ok(env)
-    }
-
-    fn assemble(
-        mut app: App,
-        scene: Arc<Scene>,
-        num_envs: usize,
-        render: Option<SimRenderPlugin>,
-    ) -> Self {
+        let render = match render {
+            Some(options) => {
+                let render = SimRenderPlugin {
+                    scene: scene.clone(),
+                    worlds: num_envs,
+                    options,
+                };
+                render.camera()?;
+                app.add_plugins(
+                    DefaultPlugins
+                        .set(WindowPlugin {
+                            primary_window: None,
+                            exit_condition: ExitCondition::DontExit,
+                            ..Default::default()
+                        })
+                        .set(RenderPlugin {
+                            // Pipelines compile before the frame that needs them: no blank frames.
+                            synchronous_pipeline_compilation: true,
+                            ..Default::default()
+                        }),
+                );
+                Some(render)
+            }
+            None => {
+                app.add_plugins((TaskPoolPlugin::default(), TimePlugin, TransformPlugin));
+                None
+            }
+        };
+        let rendering = render.is_some();
         app.add_plugins(SimPlugin {
             scene: scene.clone(),
             worlds: num_envs,
         })
         // Each update advances the fixed clock by exactly one period: one control step.
         .insert_resource(TimeUpdateStrategy::FixedTimesteps(1));
-        let rendering = render.is_some();
         if let Some(render) = render {
             app.add_plugins(render);
         }
+        app.add_plugins(plugins);
         app.finish();
         app.cleanup();
         // The first update runs the startup schedules; no world exists yet.
         app.update();
         let readback = rendering.then(|| Readback::new(&app));
-        Self {
+        let mut env = Self {
             app,
             scene,
             episodes: vec![None; num_envs],
             auto_reset: true,
             endless: false,
             readback,
+        };
+        if rendering {
+            env.warm_up()?;
         }
+        Ok(env)
     }
 
     /// Renders until every tile shows more than one colour (the arena): shaders and
@@ -533,15 +542,15 @@ impl VecEnv {
     }
 
     /// Steps every environment with the actions that systems of the `App` set during the
-    /// step, in `FixedUpdate` before `SimSystems::ApplyAction` (an agent; see `app_mut`).
+    /// step, in `FixedUpdate` before `SimSystems::ApplyAction` (an agent; see `with_plugins`).
     /// A world whose action nobody sets repeats its previous one.
     pub fn step_driven(&mut self) -> Result<Vec<Step>, SimError> {
         self.check_running()?;
         self.advance(&vec![false; self.num_envs()])
     }
 
-    /// The Bevy `App` holding the worlds, for plugins that drive them (the agent). Systems
-    /// added here run in every step; they must not add or remove worlds.
+    /// The Bevy `App` holding the worlds, e.g. to reach the resources of plugins passed to
+    /// `with_plugins`. Systems must not add or remove worlds.
     pub fn app_mut(&mut self) -> &mut App {
         &mut self.app
     }

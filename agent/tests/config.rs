@@ -1,0 +1,52 @@
+//! Agent configs: the shipped file loads, bad files name the file, place and problem.
+
+use prefrontal_agent::{AgentConfig, AgentError, PlannerConfig};
+
+#[test]
+fn the_shipped_reach_config_loads() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/reach.agent.ron");
+    let config = AgentConfig::load(path).unwrap();
+    assert!(matches!(config.planner, PlannerConfig::Cem(_)));
+    assert_eq!(
+        AgentConfig::parse(&config.to_ron(), "again.ron").unwrap(),
+        config
+    );
+}
+
+#[test]
+fn unknown_fields_name_file_line_and_column() {
+    let text = "(\n    planner: Cem((samples: 10, elitez: 2)),\n)";
+    let error = AgentConfig::parse(text, "bad.agent.ron").unwrap_err();
+    assert!(
+        matches!(error, AgentError::ConfigSyntax { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.starts_with("bad.agent.ron:2:"), "{message}");
+    assert!(message.contains("elitez"), "{message}");
+}
+
+#[test]
+fn impossible_values_name_the_field() {
+    let cases = [
+        (
+            "(planner: Cem((samples: 10, elites: 20)))",
+            "planner.elites",
+        ),
+        ("(planner: Mppi((temperature: 0.0)))", "planner.temperature"),
+        (
+            "(planner: Gradient((learning_rate: -1.0)))",
+            "planner.learning_rate",
+        ),
+        ("(replan_every: 9)", "replan_every"),
+        ("(planner: Cem((momentum: 1.0)))", "planner.momentum"),
+    ];
+    for (text, field) in cases {
+        let error = AgentConfig::parse(text, "x.ron").unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("x.ron: {field}:")),
+            "{text}: {message}"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! `AgentPlugin` inside the simulation's ECS loop, with the toy linear model on `reach`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use burn::backend::Flex;
+use burn::tensor::Tensor;
+use prefrontal_agent::config::CemConfig;
+use prefrontal_agent::{
+    AgentConfig, AgentError, AgentMode, AgentPlugin, Agents, Bounds, LatentModel, LatentSpec,
+    LinearModel, PlannerConfig, sampling_planner,
+};
+use prefrontal_sim::{Observation, Scene, VecEnv};
+
+type B = Flex;
+
+fn reach() -> Scene {
+    Scene::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenes/reach.scene.ron"
+    ))
+    .unwrap()
+}
+
+/// The agent's position (state `pos.x`, `pos.z`) moves about 0.1 m per unit force and step.
+fn linear_model() -> LinearModel<B> {
+    LinearModel::new(
+        vec![vec![0.1, 0.0], vec![0.0, 0.1]],
+        vec![0, 2],
+        2,
+        1,
+        &Default::default(),
+    )
+}
+
+fn config(horizon: usize) -> AgentConfig {
+    AgentConfig {
+        planner: PlannerConfig::Cem(CemConfig {
+            samples: 64,
+            elites: 8,
+            iterations: 5,
+            horizon,
+            ..CemConfig::default()
+        }),
+        replan_every: 1,
+        ..AgentConfig::default()
+    }
+}
+
+fn env_with_agent(model: Arc<dyn LatentModel<B>>, mode: AgentMode, horizon: usize) -> VecEnv {
+    let scene = reach();
+    let (low, high) = (
+        scene.action_space.low.clone(),
+        scene.action_space.high.clone(),
+    );
+    let config = config(horizon);
+    let frameskip = model.spec().frameskip;
+    let agents = Agents::new(mode, model, 1, config.replan_every, (&low, &high), |_| {
+        sampling_planner(&config, Bounds::tiled(&low, &high, frameskip), 0).unwrap()
+    });
+    let mut env = VecEnv::with_plugins(scene, 1, None, AgentPlugin::new(agents)).unwrap();
+    env.set_auto_reset(false);
+    env
+}
+
+fn start(env: &mut VecEnv, seed: u64) {
+    env.reset(&[seed]).unwrap();
+    let goal = env.goal_observations().unwrap().remove(0);
+    env.app_mut()
+        .world_mut()
+        .resource_mut::<Agents<B>>()
+        .start_episode(0, goal, seed);
+}
+
+fn take_error(env: &mut VecEnv) -> Option<AgentError> {
+    let mut agents = env.app_mut().world_mut().resource_mut::<Agents<B>>();
+    agents.take_error().map(|(_, error)| error)
+}
+
+/// Runs one lockstep episode; returns every state and whether it succeeded.
+fn episode(env: &mut VecEnv, seed: u64) -> (Vec<Vec<f32>>, bool) {
+    start(env, seed);
+    let mut states = Vec::new();
+    loop {
+        let step = env.step_driven().unwrap().remove(0);
+        if let Some(error) = take_error(env) {
+            panic!("agent failed: {error}");
+        }
+        states.push(step.observation.state.clone());
+        if step.terminated || step.truncated {
+            return (states, step.terminated);
+        }
+    }
+}
+
+#[test]
+fn lockstep_agent_reaches_goals_and_repeats_itself_exactly() {
+    let mut first = env_with_agent(Arc::new(linear_model()), AgentMode::Lockstep, 5);
+    let mut second = env_with_agent(Arc::new(linear_model()), AgentMode::Lockstep, 5);
+    for seed in [1, 2, 3] {
+        let (a, success) = episode(&mut first, seed);
+        let (b, _) = episode(&mut second, seed);
+        assert!(
+            success,
+            "episode {seed}: the goal was not reached in {} steps",
+            a.len()
+        );
+        assert_eq!(a, b, "episode {seed}: two lockstep runs differ");
+    }
+    let agents = first.app_mut().world_mut().resource::<Agents<B>>();
+    assert!(agents.plans() > 10, "the agent replans every step");
+}
+
+/// The linear model, made slow: each rollout takes `delay`.
+struct Slow {
+    inner: LinearModel<B>,
+    delay: Duration,
+}
+
+impl LatentModel<B> for Slow {
+    fn spec(&self) -> LatentSpec {
+        self.inner.spec()
+    }
+    fn device(&self) -> burn::tensor::Device<B> {
+        self.inner.device()
+    }
+    fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError> {
+        self.inner.encode(observations)
+    }
+    fn rollout(&self, h: Tensor<B, 3>, a: Tensor<B, 3>) -> Result<Tensor<B, 3>, AgentError> {
+        std::thread::sleep(self.delay);
+        self.inner.rollout(h, a)
+    }
+}
+
+#[test]
+fn real_time_agent_never_blocks_the_ecs_loop() {
+    // One plan takes 6 rollouts × 15 ms ≈ 90 ms, far longer than a step may take; its
+    // 10 steps outlast it at 20 ms per step, so each plan's later actions are applied.
+    let slow = Slow {
+        inner: linear_model(),
+        delay: Duration::from_millis(15),
+    };
+    let mut env = env_with_agent(Arc::new(slow), AgentMode::RealTime, 10);
+    start(&mut env, 5);
+    let mut slowest = Duration::ZERO;
+    let mut first_move = None;
+    let started = Instant::now();
+    for step in 0..60 {
+        let begin = Instant::now();
+        let result = env.step_driven().unwrap().remove(0);
+        slowest = slowest.max(begin.elapsed());
+        assert!(take_error(&mut env).is_none());
+        let velocity = &result.observation.state[7..10];
+        if first_move.is_none() && velocity.iter().any(|v| v.abs() > 1e-3) {
+            first_move = Some(step);
+        }
+        if result.terminated || result.truncated {
+            break;
+        }
+        // Pace the loop like a viewer would, so plans can finish meanwhile.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        slowest < Duration::from_millis(50),
+        "a step took {slowest:?} while plans take ≈90 ms: the loop waited for planning"
+    );
+    let agents = env.app_mut().world_mut().resource::<Agents<B>>();
+    assert!(
+        agents.plans() >= 2,
+        "only {} plans arrived in {:?}",
+        agents.plans(),
+        started.elapsed()
+    );
+    let first_move = first_move.expect("the latest plan is applied");
+    assert!(
+        first_move > 0,
+        "the agent moved before any plan could have arrived"
+    );
+}
+
+#[test]
+fn a_model_predicting_nan_is_reported_and_the_loop_carries_on() {
+    let broken = LinearModel::<B>::new(
+        vec![vec![f32::NAN, 0.0], vec![0.0, 0.1]],
+        vec![0, 2],
+        2,
+        1,
+        &Default::default(),
+    );
+    let mut env = env_with_agent(Arc::new(broken), AgentMode::Lockstep, 5);
+    start(&mut env, 1);
+    let step = env.step_driven().unwrap().remove(0);
+    let error = take_error(&mut env).expect("the planner's failure is reported");
+    assert!(matches!(error, AgentError::NonFinite { .. }), "{error}");
+    assert!(error.to_string().contains("not finite"), "{error}");
+    // No plan: the agent held the middle of the bounds, and nothing moved.
+    assert!(step.observation.state[7..10].iter().all(|v| v.abs() < 1e-6));
+}
