@@ -278,6 +278,9 @@ pub struct PlanBenchArgs {
     /// Seconds per measurement, after a warm-up.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
+    /// An agent config (`*.agent.ron`) measured after the default planners.
+    #[arg(long)]
+    agent: Option<PathBuf>,
 }
 
 pub fn run_plan_bench(args: &PlanBenchArgs) -> Result<()> {
@@ -343,40 +346,56 @@ fn plan_bench<B: AutodiffBackend>(args: &PlanBenchArgs, device: &B::Device) -> R
             steps / seconds
         );
     };
-    let sampling = [
-        ("CEM", PlannerConfig::Cem(CemConfig::default())),
-        ("MPPI", PlannerConfig::Mppi(MppiConfig::default())),
+    let mut configs = vec![
+        (
+            "CEM".to_owned(),
+            agent(PlannerConfig::Cem(CemConfig::default())),
+        ),
+        (
+            "MPPI".to_owned(),
+            agent(PlannerConfig::Mppi(MppiConfig::default())),
+        ),
+        (
+            "gradient (Adam)".to_owned(),
+            agent(PlannerConfig::Gradient(GradientConfig::default())),
+        ),
     ];
-    let inference_request = random_request::<Inner<B>>(latent, device);
-    for (name, planner) in sampling {
-        let (samples, horizon, iterations) = match &planner {
-            PlannerConfig::Cem(c) => (c.samples, c.horizon, c.iterations),
-            PlannerConfig::Mppi(c) => (c.samples, c.horizon, c.iterations),
-            PlannerConfig::Gradient(_) => unreachable!("sampling planners only"),
-        };
-        let mut planner = sampling_planner::<Inner<B>>(&agent(planner), bounds.clone(), 0)
-            .expect("a sampling planner");
-        let seconds = time_per_call(args.seconds, || {
-            planner.plan(&inference, &inference_request)?;
-            Ok(())
-        })?;
-        row(name, samples, horizon, iterations, seconds);
+    if let Some(path) = &args.agent {
+        let config = AgentConfig::load(path)?;
+        configs.push((
+            format!("{} ({})", config.planner.name(), path.display()),
+            config,
+        ));
     }
-    let gradient = GradientConfig::default();
-    let mut planner =
-        build_planner::<B>(&agent(PlannerConfig::Gradient(gradient.clone())), bounds, 0);
+    let inference_request = random_request::<Inner<B>>(latent, device);
     let differentiable_request = random_request::<B>(latent, device);
-    let seconds = time_per_call(args.seconds, || {
-        planner.plan(&differentiable, &differentiable_request)?;
-        Ok(())
-    })?;
-    row(
-        "gradient (Adam)",
-        gradient.samples,
-        gradient.horizon,
-        gradient.iterations,
-        seconds,
-    );
+    for (name, config) in configs {
+        let (samples, iterations) = match &config.planner {
+            PlannerConfig::Cem(c) => (c.samples, c.iterations),
+            PlannerConfig::Mppi(c) => (c.samples, c.iterations),
+            PlannerConfig::Gradient(c) => (c.samples, c.iterations),
+        };
+        let seconds = match sampling_planner::<Inner<B>>(&config, bounds.clone(), 0) {
+            Some(mut planner) => time_per_call(args.seconds, || {
+                planner.plan(&inference, &inference_request)?;
+                Ok(())
+            })?,
+            None => {
+                let mut planner = build_planner::<B>(&config, bounds.clone(), 0);
+                time_per_call(args.seconds, || {
+                    planner.plan(&differentiable, &differentiable_request)?;
+                    Ok(())
+                })?
+            }
+        };
+        row(
+            &name,
+            samples,
+            config.planner.horizon(),
+            iterations,
+            seconds,
+        );
+    }
     Ok(())
 }
 
