@@ -16,6 +16,7 @@ use prefrontal_agent::{
 };
 use prefrontal_sim::{RenderOptions, Scene};
 use prefrontal_worldmodel::Checkpoint;
+use prefrontal_worldmodel::RonConfig;
 
 use crate::learn::{DeviceKind, with_backend};
 

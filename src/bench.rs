@@ -13,6 +13,7 @@ use prefrontal_agent::{
     build_planner, sampling_planner,
 };
 use prefrontal_sim::policy::RandomPolicy;
+use prefrontal_worldmodel::RonConfig;
 use prefrontal_worldmodel::config::{EncoderConfig, PredictorConfig};
 use prefrontal_worldmodel::data::{Batch, Frames};
 use prefrontal_worldmodel::{Checkpoint, DataSpec, Learner, WorldModel, WorldModelConfig};

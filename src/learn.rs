@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
+use prefrontal_worldmodel::RonConfig;
 use prefrontal_worldmodel::{
     Checkpoint, EpisodeSet, EvalReport, TrainEvent, TrainOptions, WorldModelConfig, evaluate, train,
 };

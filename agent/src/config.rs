@@ -1,10 +1,8 @@
 //! The agent's RON configuration: planner, energy and replanning.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
-use crate::AgentError;
+use prefrontal_config::RonConfig;
 
 /// How the agent plans and how often.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,46 +200,9 @@ pub enum Horizon {
     Sum,
 }
 
-impl AgentConfig {
-    /// Reads and validates an agent config file.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, AgentError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| AgentError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text, path)
-    }
-
-    /// Parses and validates RON text; `file` names it in errors.
-    pub fn parse(text: &str, file: impl AsRef<Path>) -> Result<Self, AgentError> {
-        let file = file.as_ref();
-        let config: AgentConfig =
-            prefrontal_sim::load::parse_ron(text).map_err(|(location, message)| {
-                AgentError::ConfigSyntax {
-                    file: file.to_owned(),
-                    location,
-                    message,
-                }
-            })?;
-        config
-            .validate()
-            .map_err(|(field, message)| AgentError::ConfigValue {
-                file: file.to_owned(),
-                field: field.to_owned(),
-                message,
-            })?;
-        Ok(config)
-    }
-
-    /// Pretty RON text of this config (what evaluation runs store).
-    pub fn to_ron(&self) -> String {
-        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
-            .expect("a config always serialises")
-    }
-
+impl RonConfig for AgentConfig {
     /// Checks values the types allow but planning cannot use; returns the field and why.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    fn validate(&self) -> Result<(), (&'static str, String)> {
         let positive = |field: &'static str, value: usize| {
             if value == 0 {
                 Err((field, "must be at least 1".to_owned()))

@@ -25,6 +25,7 @@ pub use model::{JepaModel, LatentModel, LatentSpec, LinearModel};
 pub use oracle::SimulatorModel;
 pub use planner::{Bounds, Plan, PlanRequest, Planner, build_planner, sampling_planner};
 pub use plugin::{AgentMode, AgentPlugin, AgentSystems, Agents};
+pub use prefrontal_config::RonConfig;
 
 /// Why the agent could not plan or act.
 #[derive(Debug, thiserror::Error)]
@@ -37,26 +38,9 @@ pub enum AgentError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// An agent config is not valid RON for the schema.
-    #[error("{}:{location}: {message}", file.display())]
-    ConfigSyntax {
-        /// The config file.
-        file: PathBuf,
-        /// Where the parser stopped.
-        location: prefrontal_sim::Location,
-        /// The parser's explanation.
-        message: String,
-    },
-    /// An agent config parses but holds values planning cannot use.
-    #[error("{}: {field}: {message}", file.display())]
-    ConfigValue {
-        /// The config file.
-        file: PathBuf,
-        /// The offending field.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// An agent config cannot be read or used.
+    #[error(transparent)]
+    Config(#[from] prefrontal_config::ConfigError),
     /// The checkpoint cannot be loaded.
     #[error(transparent)]
     WorldModel(#[from] prefrontal_worldmodel::WorldModelError),

@@ -193,6 +193,42 @@ impl Search {
         }
     }
 
+    /// `fraction` of each component's half-range, over the whole sequence.
+    fn half_ranges(&self, fraction: f32) -> Vec<f32> {
+        let m = self.bounds.dim();
+        (0..self.len())
+            .map(|j| fraction * self.bounds.half_range(j % m))
+            .collect()
+    }
+
+    /// `samples` candidates: `mean` itself, then `mean` perturbed by `scale`, row-major.
+    fn around(&mut self, mean: &[f32], scale: &[f32], samples: usize) -> Vec<f32> {
+        let mut candidates = Vec::with_capacity(samples * mean.len());
+        candidates.extend_from_slice(mean);
+        for _ in 1..samples {
+            self.perturb(mean, scale, &mut candidates);
+        }
+        candidates
+    }
+
+    /// The plan `sequence` with its energy; it becomes the next warm start.
+    fn finish<B: Backend>(
+        &mut self,
+        model: &dyn LatentModel<B>,
+        request: &PlanRequest<B>,
+        sequence: Vec<f32>,
+        evaluated: usize,
+    ) -> Result<Plan, AgentError> {
+        let energy = self.evaluate(model, request, sequence.clone())?[0];
+        self.previous = Some(sequence.clone());
+        Ok(Plan {
+            actions: sequence,
+            horizon: self.horizon,
+            energy,
+            evaluations: evaluated + 1,
+        })
+    }
+
     /// Energies of `n` candidate sequences (`[n, horizon, M]` row-major), one batch.
     fn evaluate<B: Backend>(
         &self,
@@ -281,17 +317,11 @@ impl<B: Backend> Planner<B> for CemPlanner {
     ) -> Result<Plan, AgentError> {
         let c = &self.config;
         let search = &mut self.search;
-        let (len, m) = (search.len(), search.bounds.dim());
+        let len = search.len();
         let mut mean = search.warm_start(request.shift);
-        let mut std: Vec<f32> = (0..len)
-            .map(|j| c.initial_std * search.bounds.half_range(j % m))
-            .collect();
+        let mut std = search.half_ranges(c.initial_std);
         for _ in 0..c.iterations {
-            let mut candidates = Vec::with_capacity(c.samples * len);
-            candidates.extend_from_slice(&mean);
-            for _ in 1..c.samples {
-                search.perturb(&mean, &std, &mut candidates);
-            }
+            let candidates = search.around(&mean, &std, c.samples);
             let energies = search.evaluate(model, request, candidates.clone())?;
             let elites = &ranking(&energies)[..c.elites];
             for j in 0..len {
@@ -303,14 +333,7 @@ impl<B: Backend> Planner<B> for CemPlanner {
                 std[j] = c.momentum * std[j] + (1.0 - c.momentum) * variance.sqrt();
             }
         }
-        let energy = search.evaluate(model, request, mean.clone())?[0];
-        search.previous = Some(mean.clone());
-        Ok(Plan {
-            actions: mean,
-            horizon: c.horizon,
-            energy,
-            evaluations: c.samples * c.iterations + 1,
-        })
+        search.finish(model, request, mean, c.samples * c.iterations)
     }
 
     fn reset(&mut self, seed: u64) {
@@ -342,17 +365,11 @@ impl<B: Backend> Planner<B> for MppiPlanner {
     ) -> Result<Plan, AgentError> {
         let c = &self.config;
         let search = &mut self.search;
-        let (len, m) = (search.len(), search.bounds.dim());
+        let len = search.len();
         let mut mean = search.warm_start(request.shift);
-        let noise: Vec<f32> = (0..len)
-            .map(|j| c.noise * search.bounds.half_range(j % m))
-            .collect();
+        let noise = search.half_ranges(c.noise);
         for _ in 0..c.iterations {
-            let mut candidates = Vec::with_capacity(c.samples * len);
-            candidates.extend_from_slice(&mean);
-            for _ in 1..c.samples {
-                search.perturb(&mean, &noise, &mut candidates);
-            }
+            let candidates = search.around(&mean, &noise, c.samples);
             let energies = search.evaluate(model, request, candidates.clone())?;
             let low = energies.iter().copied().fold(f32::INFINITY, f32::min);
             let high = energies.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -371,14 +388,7 @@ impl<B: Backend> Planner<B> for MppiPlanner {
                     / total;
             });
         }
-        let energy = search.evaluate(model, request, mean.clone())?[0];
-        search.previous = Some(mean.clone());
-        Ok(Plan {
-            actions: mean,
-            horizon: c.horizon,
-            energy,
-            evaluations: c.samples * c.iterations + 1,
-        })
+        search.finish(model, request, mean, c.samples * c.iterations)
     }
 
     fn reset(&mut self, seed: u64) {
@@ -402,6 +412,16 @@ impl GradientPlanner {
     }
 }
 
+/// Replaces `best` by the lowest-energy sequence of `sequences` (row-major) if lower.
+fn keep_best(best: &mut (f32, Vec<f32>), energies: &[f32], sequences: &[f32]) {
+    let len = sequences.len() / energies.len();
+    for (i, &energy) in energies.iter().enumerate() {
+        if energy < best.0 {
+            *best = (energy, sequences[i * len..(i + 1) * len].to_vec());
+        }
+    }
+}
+
 const ADAM_BETA1: f32 = 0.9;
 const ADAM_BETA2: f32 = 0.999;
 const ADAM_EPSILON: f32 = 1e-8;
@@ -416,13 +436,8 @@ impl<B: AutodiffBackend> Planner<B> for GradientPlanner {
         let search = &mut self.search;
         let (len, m, n) = (search.len(), search.bounds.dim(), c.samples);
         let warm = search.warm_start(request.shift);
-        let spread: Vec<f32> = (0..len)
-            .map(|j| c.initial_std * search.bounds.half_range(j % m))
-            .collect();
-        let mut x = warm.clone();
-        for _ in 1..n {
-            search.perturb(&warm, &spread, &mut x);
-        }
+        let spread = search.half_ranges(c.initial_std);
+        let mut x = search.around(&warm, &spread, n);
         let (mut first, mut second) = (vec![0f32; n * len], vec![0f32; n * len]);
         let mut best = (f32::INFINITY, warm);
         let device = model.device();
@@ -444,11 +459,7 @@ impl<B: AutodiffBackend> Planner<B> for GradientPlanner {
                 .expect("energies are f32");
             check_finite(&values)?;
             check_finite(&gradient)?;
-            for (i, &energy) in values.iter().enumerate() {
-                if energy < best.0 {
-                    best = (energy, x[i * len..(i + 1) * len].to_vec());
-                }
-            }
+            keep_best(&mut best, &values, &x);
             let (correction1, correction2) = (
                 1.0 - ADAM_BETA1.powi(t as i32),
                 1.0 - ADAM_BETA2.powi(t as i32),
@@ -462,11 +473,7 @@ impl<B: AutodiffBackend> Planner<B> for GradientPlanner {
             }
         }
         let finals = search.evaluate(model, request, x.clone())?;
-        for (i, &energy) in finals.iter().enumerate() {
-            if energy < best.0 {
-                best = (energy, x[i * len..(i + 1) * len].to_vec());
-            }
-        }
+        keep_best(&mut best, &finals, &x);
         search.previous = Some(best.1.clone());
         Ok(Plan {
             actions: best.1,

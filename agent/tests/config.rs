@@ -1,6 +1,7 @@
 //! Agent configs: the shipped file loads, bad files name the file, place and problem.
 
-use prefrontal_agent::{AgentConfig, AgentError, PlannerConfig};
+use prefrontal_agent::{AgentConfig, PlannerConfig, RonConfig};
+use prefrontal_config::ConfigError;
 
 #[test]
 fn the_shipped_reach_config_loads() {
@@ -17,10 +18,7 @@ fn the_shipped_reach_config_loads() {
 fn unknown_fields_name_file_line_and_column() {
     let text = "(\n    planner: Cem((samples: 10, elitez: 2)),\n)";
     let error = AgentConfig::parse(text, "bad.agent.ron").unwrap_err();
-    assert!(
-        matches!(error, AgentError::ConfigSyntax { .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, ConfigError::Syntax { .. }), "{error:?}");
     let message = error.to_string();
     assert!(message.starts_with("bad.agent.ron:2:"), "{message}");
     assert!(message.contains("elitez"), "{message}");

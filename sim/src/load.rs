@@ -1,11 +1,9 @@
 //! Reading and validating scene files, with errors that name the file, place and field.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use bevy::math::Vec3;
-use ron::extensions::Extensions;
 
 use crate::kinematics::{Configuration, Kinematics};
 use crate::scene::{
@@ -13,20 +11,8 @@ use crate::scene::{
     Shape,
 };
 
-/// A 1-based line and column in a RON file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Location {
-    /// Line, from 1.
-    pub line: usize,
-    /// Column, from 1.
-    pub column: usize,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
-    }
-}
+pub use prefrontal_config::Location;
+use prefrontal_config::parse_ron;
 
 /// Why a scene could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -61,21 +47,6 @@ pub enum SceneError {
         /// What is wrong.
         message: String,
     },
-}
-
-/// Parses RON text into `T` with the extensions every Prefrontal file allows (implicit
-/// `Some`). An error holds where the parser stopped and why.
-pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, (Location, String)> {
-    ron::Options::default()
-        .with_default_extension(Extensions::IMPLICIT_SOME)
-        .from_str(text)
-        .map_err(|e| {
-            let location = Location {
-                line: e.span.start.line,
-                column: e.span.start.col,
-            };
-            (location, e.code.to_string())
-        })
 }
 
 impl Scene {

@@ -12,6 +12,7 @@ use crate::WorldModelError;
 use crate::config::WorldModelConfig;
 use crate::data::DataSpec;
 use crate::model::WorldModel;
+use prefrontal_config::RonConfig;
 
 /// Version of the checkpoint layout.
 pub const CHECKPOINT_VERSION: u32 = 1;

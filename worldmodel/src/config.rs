@@ -1,10 +1,8 @@
 //! Typed, RON-readable configuration of a world model and its training run.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
-use crate::WorldModelError;
+use prefrontal_config::RonConfig;
 
 /// Everything that defines a training run: model, objective and optimisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -236,49 +234,9 @@ impl Default for TrainingConfig {
     }
 }
 
-impl WorldModelConfig {
-    /// Reads and validates a RON config file.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, WorldModelError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| WorldModelError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text, path)
-    }
-
-    /// Parses and validates RON text; `file` names it in errors.
-    pub fn parse(text: &str, file: impl AsRef<Path>) -> Result<Self, WorldModelError> {
-        let file = file.as_ref();
-        let options = ron::Options::default()
-            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-        let config: WorldModelConfig =
-            options
-                .from_str(text)
-                .map_err(|e| WorldModelError::ConfigSyntax {
-                    file: file.to_owned(),
-                    line: e.span.start.line,
-                    column: e.span.start.col,
-                    message: e.code.to_string(),
-                })?;
-        config
-            .validate()
-            .map_err(|(field, message)| WorldModelError::ConfigValue {
-                file: file.to_owned(),
-                field: field.to_owned(),
-                message,
-            })?;
-        Ok(config)
-    }
-
-    /// Pretty RON text of this config (what checkpoints store).
-    pub fn to_ron(&self) -> String {
-        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
-            .expect("a config always serialises")
-    }
-
+impl RonConfig for WorldModelConfig {
     /// Checks values that the types allow but training cannot use; returns the field and the problem.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    fn validate(&self) -> Result<(), (&'static str, String)> {
         let m = &self.model;
         let t = &self.training;
         let positive = |field: &'static str, value: usize| {
@@ -428,7 +386,9 @@ impl WorldModelConfig {
         }
         Ok(())
     }
+}
 
+impl WorldModelConfig {
     /// Frames one training window spans: the history plus the rollout targets.
     pub fn window_frames(&self) -> usize {
         self.model.history + self.objective.rollout_steps.max(1)

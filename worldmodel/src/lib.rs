@@ -21,6 +21,7 @@ pub use config::WorldModelConfig;
 pub use data::{DataSpec, EpisodeSet};
 pub use evaluate::{EvalReport, evaluate};
 pub use model::WorldModel;
+pub use prefrontal_config::{ConfigError, RonConfig};
 pub use train::{Learner, TrainEvent, TrainOptions, TrainSummary, train};
 
 /// Why a world-model operation failed; every variant names the file or folder concerned.
@@ -34,28 +35,9 @@ pub enum WorldModelError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A config file is not valid RON for the schema (syntax, unknown or missing fields).
-    #[error("{}:{line}:{column}: {message}", file.display())]
-    ConfigSyntax {
-        /// The config file.
-        file: PathBuf,
-        /// Line where the parser stopped.
-        line: usize,
-        /// Column where the parser stopped.
-        column: usize,
-        /// The parser's explanation.
-        message: String,
-    },
-    /// A config file parses but holds values training cannot use.
-    #[error("{}: {field}: {message}", file.display())]
-    ConfigValue {
-        /// The config file.
-        file: PathBuf,
-        /// The offending field, e.g. `training.batch_size`.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// A config file cannot be read or used.
+    #[error(transparent)]
+    Config(#[from] prefrontal_config::ConfigError),
     /// The dataset cannot be read.
     #[error(transparent)]
     Dataset(#[from] prefrontal_dataset::DatasetError),

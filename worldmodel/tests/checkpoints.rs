@@ -6,6 +6,7 @@ use std::path::Path;
 
 use burn::backend::Flex;
 use common::{options, run, small_config, write_toy_dataset};
+use prefrontal_worldmodel::RonConfig;
 use prefrontal_worldmodel::{Checkpoint, WorldModelConfig};
 
 #[test]
