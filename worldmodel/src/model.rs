@@ -1,6 +1,6 @@
 //! The world model: frame encoder (CNN or ViT), optional projector, action-conditioned predictor.
 
-use burn::module::{Module, Param};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::transformer::{
     TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
@@ -180,8 +180,47 @@ pub struct WorldModel<B: Backend> {
 }
 
 impl<B: Backend> WorldModel<B> {
-    /// A freshly initialised model for data of shape `spec`.
+    /// A freshly initialised model for data of shape `spec`, from the backend's generator
+    /// as it stands.
     pub fn new(config: &ModelConfig, spec: &DataSpec, device: &B::Device) -> Self {
+        Self::initialise(config, spec, None, device)
+    }
+
+    /// A freshly initialised model whose weights depend on `seed` alone.
+    pub fn seeded(config: &ModelConfig, spec: &DataSpec, seed: u64, device: &B::Device) -> Self {
+        Self::initialise(config, spec, Some(seed), device)
+    }
+
+    /// Burn initialises parameters lazily from one process-wide generator. Seeding,
+    /// construction and initialisation happen under one lock, so models built on other
+    /// threads at the same time (parallel tests, several runs in one process) cannot draw
+    /// from the generator in between.
+    fn initialise(
+        config: &ModelConfig,
+        spec: &DataSpec,
+        seed: Option<u64>,
+        device: &B::Device,
+    ) -> Self {
+        static INITIALISING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INITIALISING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(seed) = seed {
+            B::seed(device, seed);
+        }
+        let model = Self::build(config, spec, device);
+        /// Touches every parameter, which runs its pending initialiser.
+        struct Initialise;
+        impl<B: Backend> ModuleVisitor<B> for Initialise {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+                let _ = param.val();
+            }
+        }
+        model.visit(&mut Initialise);
+        model
+    }
+
+    fn build(config: &ModelConfig, spec: &DataSpec, device: &B::Device) -> Self {
         let d = config.latent_dim;
         let encoder = match &config.encoder {
             EncoderConfig::Cnn { channels } => Encoder::Cnn(CnnEncoder::new(

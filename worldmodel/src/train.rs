@@ -142,8 +142,7 @@ impl<B: AutodiffBackend> std::fmt::Debug for Learner<B> {
 impl<B: AutodiffBackend> Learner<B> {
     /// A freshly initialised learner, seeded by `training.seed`.
     pub fn new(config: &WorldModelConfig, spec: &crate::DataSpec, device: &B::Device) -> Self {
-        B::seed(device, config.training.seed);
-        let model = WorldModel::<B>::new(&config.model, spec, device);
+        let model = WorldModel::<B>::seeded(&config.model, spec, config.training.seed, device);
         let optimizer = AdamWConfig::new()
             .with_weight_decay(config.training.weight_decay)
             .with_grad_clipping(config.training.grad_clip.map(GradientClippingConfig::Norm))
