@@ -288,8 +288,17 @@ fn print_table(summaries: &[EvalSummary]) {
         let steps = s
             .steps_to_success
             .map_or_else(|| "–".to_owned(), |steps| format!("{steps:.1}"));
+        // Baselines that never plan show a dash, not 0 ms.
+        let (per_plan, per_action) = if s.plan_ms > 0.0 {
+            (
+                format!("{:.1}", s.plan_ms),
+                format!("{:.1}", s.plan_ms_per_action),
+            )
+        } else {
+            ("–".to_owned(), "–".to_owned())
+        };
         println!(
-            "| {} | {}/{} ({:.0}%) | {:.0}–{:.0}% | {:.3} | {steps} | {:.1} | {:.1} |",
+            "| {} | {}/{} ({:.0}%) | {:.0}–{:.0}% | {:.3} | {steps} | {per_plan} | {per_action} |",
             s.name,
             s.successes,
             s.episodes,
@@ -297,8 +306,6 @@ fn print_table(summaries: &[EvalSummary]) {
             100.0 * s.success_ci95.0,
             100.0 * s.success_ci95.1,
             s.final_distance,
-            s.plan_ms,
-            s.plan_ms_per_action
         );
     }
 }
