@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use burn::module::{AutodiffModule, Module};
+use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Distribution, Tensor};
 use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
@@ -295,20 +295,19 @@ fn plan_bench<B: AutodiffBackend>(args: &PlanBenchArgs, device: &B::Device) -> R
         Some(checkpoint) => (checkpoint.config.clone(), checkpoint.state.spec.clone()),
         None => (WorldModelConfig::default(), synthetic_spec(64)),
     };
-    let model = |source: &str| match &checkpoint {
-        Some(checkpoint) => JepaModel::<Inner<B>>::load(checkpoint, device),
-        None => Ok(JepaModel::from_model(
+    let inference = match &checkpoint {
+        Some(checkpoint) => JepaModel::<Inner<B>>::load(checkpoint, device)?,
+        None => JepaModel::from_model(
             WorldModel::new(&config.model, &spec, device),
             &config.model,
             spec.clone(),
-            source.into(),
-        )),
+            "default model".into(),
+        ),
     };
-    let inference = model("default model")?;
     let differentiable = match &checkpoint {
         Some(checkpoint) => JepaModel::<B>::load_differentiable(checkpoint, device)?,
-        None => JepaModel::from_model(
-            WorldModel::<B>::new(&config.model, &spec, device).no_grad(),
+        None => JepaModel::differentiable(
+            WorldModel::<B>::new(&config.model, &spec, device),
             &config.model,
             spec.clone(),
             "default model".into(),

@@ -81,11 +81,6 @@ impl Controller {
         self.goal.is_some()
     }
 
-    /// Simulator steps taken in this episode.
-    pub fn step(&self) -> u64 {
-        self.step
-    }
-
     /// Records the observation of the current step. At a model-step boundary where a plan
     /// is due (and none is being computed, `busy`), returns the job to plan.
     pub fn observe(&mut self, observation: &Observation, busy: bool) -> Option<PlanJob> {

@@ -201,35 +201,44 @@ impl<B: Backend> JepaModel<B> {
             })
         }
     }
-
-    /// Frame size the encoder expects, `(width, height)`.
-    pub fn frame_size(&self) -> (u32, u32) {
-        (self.data.width as u32, self.data.height as u32)
-    }
 }
 
 impl<B: AutodiffBackend> JepaModel<B> {
-    /// Loads a checkpoint for the gradient planner: the predictor is differentiable with
-    /// respect to the actions (its parameters are frozen); encoding runs in inference mode.
+    /// Loads a checkpoint for the gradient planner (see [`JepaModel::differentiable`]).
     pub fn load_differentiable(
         checkpoint: &Checkpoint,
         device: &B::Device,
     ) -> Result<Self, AgentError> {
-        let data = checkpoint.state.spec.clone();
-        let spec = latent_spec(&checkpoint.config.model, &data);
-        let predictor = checkpoint.load_model::<B>(device)?.no_grad();
+        let model = checkpoint.load_model::<B>(device)?;
+        Ok(Self::differentiable(
+            model,
+            &checkpoint.config.model,
+            checkpoint.state.spec.clone(),
+            checkpoint.dir.clone(),
+        ))
+    }
+
+    /// Wraps a model for the gradient planner: the predictor is differentiable with respect
+    /// to the actions (its parameters are frozen); encoding runs in inference mode.
+    pub fn differentiable(
+        model: WorldModel<B>,
+        config: &ModelConfig,
+        data: DataSpec,
+        source: PathBuf,
+    ) -> Self {
+        let predictor = model.no_grad();
         let encoder = InnerBackend::<B>(SameBackend {
             model: predictor.valid(),
             data: data.clone(),
-            checkpoint: checkpoint.dir.clone(),
+            checkpoint: source.clone(),
         });
-        Ok(JepaModel {
+        JepaModel {
             predictor,
             encoder: Box::new(encoder),
+            spec: latent_spec(config, &data),
             data,
-            spec,
-            checkpoint: checkpoint.dir.clone(),
-        })
+            checkpoint: source,
+        }
     }
 }
 

@@ -43,13 +43,6 @@ pub struct Plan {
     pub evaluations: usize,
 }
 
-impl Plan {
-    /// Width of one model action.
-    pub fn width(&self) -> usize {
-        self.actions.len() / self.horizon
-    }
-}
-
 /// Box bounds of one model action (`A·frameskip` components).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bounds {

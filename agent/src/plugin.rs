@@ -62,7 +62,6 @@ pub struct Agents<B: Backend> {
     worlds: Vec<WorldAgent<B>>,
     errors: Vec<(usize, AgentError)>,
     plan_millis: Vec<f64>,
-    plans: usize,
 }
 
 impl<B: Backend> std::fmt::Debug for Agents<B> {
@@ -70,7 +69,7 @@ impl<B: Backend> std::fmt::Debug for Agents<B> {
         f.debug_struct("Agents")
             .field("mode", &self.mode)
             .field("worlds", &self.worlds.len())
-            .field("plans", &self.plans)
+            .field("plans", &self.plan_millis.len())
             .finish_non_exhaustive()
     }
 }
@@ -100,7 +99,6 @@ impl<B: Backend> Agents<B> {
             worlds,
             errors: Vec::new(),
             plan_millis: Vec::new(),
-            plans: 0,
         }
     }
 
@@ -132,12 +130,7 @@ impl<B: Backend> Agents<B> {
 
     /// Plans installed so far.
     pub fn plans(&self) -> usize {
-        self.plans
-    }
-
-    /// Whether `world` is waiting for a background plan.
-    pub fn planning(&self, world: usize) -> bool {
-        self.worlds[world].task.is_some()
+        self.plan_millis.len()
     }
 
     fn finish(&mut self, world: usize, finished: Finished<B>) {
@@ -147,7 +140,6 @@ impl<B: Backend> Agents<B> {
             Ok(plan) => {
                 agent.controller.install(&plan, finished.made_at);
                 self.plan_millis.push(finished.millis);
-                self.plans += 1;
             }
             Err(error) => self.errors.push((world, error)),
         }

@@ -8,6 +8,7 @@ use bevy::app::{App, PluginGroup, Plugins, TaskPoolPlugin};
 use bevy::render::RenderPlugin;
 use bevy::time::{TimePlugin, TimeUpdateStrategy};
 use bevy::transform::TransformPlugin;
+use bevy::transform::components::Transform;
 use bevy::window::{ExitCondition, WindowPlugin};
 
 use crate::observation::Observation;
@@ -327,20 +328,29 @@ impl VecEnv {
         if self.readback.is_none() {
             return Err(SimError::NotRendering);
         }
+        let poses = self.goal_poses()?;
+        Ok(self.render_poses(poses))
+    }
+
+    /// Every environment's bodies in its goal configuration.
+    fn goal_poses(&self) -> Result<Vec<Vec<Transform>>, SimError> {
         let sim = self.sim();
-        let poses = (0..self.num_envs())
+        (0..self.num_envs())
             .map(|env| {
                 let slot = sim.slot(env).ok_or(SimError::NotReset(env))?;
-                Ok(Some(
-                    sim.kinematics().poses(&slot.episode.goal.configuration),
-                ))
+                Ok(sim.kinematics().poses(&slot.episode.goal.configuration))
             })
-            .collect::<Result<Vec<_>, SimError>>()?;
+            .collect()
+    }
+
+    /// Renders every environment with its bodies drawn at `poses`; physics is untouched.
+    fn render_poses(&mut self, poses: Vec<Vec<Transform>>) -> Vec<Frame> {
         let cleared = vec![None; poses.len()];
-        self.app.insert_resource(PoseOverrides(poses));
+        self.app
+            .insert_resource(PoseOverrides(poses.into_iter().map(Some).collect()));
         let frames = self.render_now();
         self.app.insert_resource(PoseOverrides(cleared));
-        Ok(frames)
+        frames
     }
 
     /// Whether environments whose episode ended start their next episode by themselves
@@ -372,21 +382,19 @@ impl VecEnv {
     /// The observations of every environment placed at rest in its goal configuration:
     /// goal proprioception and state, and the goal image when rendering.
     pub fn goal_observations(&mut self) -> Result<Vec<Observation>, SimError> {
-        let frames = match self.readback {
-            Some(_) => Some(self.goal_frames()?),
-            None => None,
-        };
+        let poses = self.goal_poses()?;
         let sim = self.sim();
-        let mut observations = (0..self.num_envs())
-            .map(|env| {
-                let slot = sim.slot(env).ok_or(SimError::NotReset(env))?;
-                let poses = sim.kinematics().poses(&slot.episode.goal.configuration);
+        let mut observations: Vec<Observation> = poses
+            .iter()
+            .map(|poses| {
                 let velocities = vec![Velocity::zero(); poses.len()];
-                Ok(sim.layout().observe(sim.kinematics(), &poses, &velocities))
+                sim.layout().observe(sim.kinematics(), poses, &velocities)
             })
-            .collect::<Result<Vec<_>, SimError>>()?;
-        for (observation, frame) in observations.iter_mut().zip(frames.into_iter().flatten()) {
-            observation.frame = Some(frame);
+            .collect();
+        if self.readback.is_some() {
+            for (observation, frame) in observations.iter_mut().zip(self.render_poses(poses)) {
+                observation.frame = Some(frame);
+            }
         }
         Ok(observations)
     }
