@@ -329,15 +329,27 @@ impl<B: Backend> LatentModel<B> for LinearModel<B> {
         history: Tensor<B, 3>,
         actions: Tensor<B, 3>,
     ) -> Result<Tensor<B, 3>, AgentError> {
-        let [n, observed, d] = history.dims();
-        let [_, total, m] = actions.dims();
-        let steps = total + 1 - observed;
-        let last = history.narrow(1, observed - 1, 1); // [N, 1, D]
-        let imagined = actions.narrow(1, observed - 1, steps); // [N, K, M]
+        let (last, imagined) = latest_and_imagined(history, actions);
+        let ([n, _, d], [_, steps, m]) = (last.dims(), imagined.dims());
         let moves = imagined.reshape([n * steps, m]).matmul(self.effect.clone()); // [N·K, D]
         let moves = moves.reshape([n, steps, d]).cumsum(1); // [N, K, D]
         Ok(last + moves)
     }
+}
+
+/// What a model that looks at the latest latent only takes from a rollout request
+/// (history `[N, h, D]`, actions `[N, h-1+K, M]`): the latest latent `[N, 1, D]` and the
+/// `K` actions to imagine `[N, K, M]`.
+pub(crate) fn latest_and_imagined<B: Backend>(
+    history: Tensor<B, 3>,
+    actions: Tensor<B, 3>,
+) -> (Tensor<B, 3>, Tensor<B, 3>) {
+    let observed = history.dims()[1];
+    let steps = actions.dims()[1] + 1 - observed;
+    (
+        history.narrow(1, observed - 1, 1),
+        actions.narrow(1, observed - 1, steps),
+    )
 }
 
 /// Latents `[N, components]` read from the observations' privileged state.

@@ -8,7 +8,7 @@ use burn::tensor::{Tensor, TensorData};
 use prefrontal_sim::{Action, Observation, Scene, SimError, VecEnv};
 
 use crate::AgentError;
-use crate::model::{LatentModel, LatentSpec, state_latents};
+use crate::model::{LatentModel, LatentSpec, latest_and_imagined, state_latents};
 
 /// One batch of imagined rollouts for the simulator thread.
 struct Request {
@@ -136,11 +136,8 @@ impl<B: Backend> LatentModel<B> for SimulatorModel<B> {
         history: Tensor<B, 3>,
         actions: Tensor<B, 3>,
     ) -> Result<Tensor<B, 3>, AgentError> {
-        let [n, observed, s] = history.dims();
-        let [_, total, m] = actions.dims();
-        let steps = total + 1 - observed;
-        let states = history.narrow(1, observed - 1, 1); // [N, 1, S]
-        let imagined = actions.narrow(1, observed - 1, steps); // [N, K, M]
+        let (states, imagined) = latest_and_imagined(history, actions); // [N, 1, S], [N, K, M]
+        let ([n, _, s], [_, steps, m]) = (states.dims(), imagined.dims());
         let to_vec = |t: TensorData| t.to_vec::<f32>().expect("f32");
         let (reply, answer) = channel();
         let request = Request {
