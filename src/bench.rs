@@ -18,8 +18,9 @@ use prefrontal_worldmodel::config::{EncoderConfig, PredictorConfig};
 use prefrontal_worldmodel::data::{Batch, Frames};
 use prefrontal_worldmodel::{Checkpoint, DataSpec, Learner, WorldModel, WorldModelConfig};
 
-use crate::learn::{DeviceKind, with_backend};
+use crate::learn::with_backend;
 use prefrontal_sim::{Action, RenderOptions, Scene, VecEnv};
+use prefrontal_worldmodel::DeviceKind;
 
 #[derive(Debug, clap::Args)]
 pub struct SimBenchArgs {
@@ -145,8 +146,8 @@ pub struct TrainBenchArgs {
     /// Square frame size.
     #[arg(long, default_value_t = 64)]
     size: usize,
-    /// Where to run.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    /// Where to run: cpu, cuda or wgpu.
+    #[arg(long, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
     /// Seconds per measurement, after a warm-up.
     #[arg(long, default_value_t = 10.0)]
@@ -273,8 +274,8 @@ pub struct PlanBenchArgs {
     /// 64×64 frames) when omitted. Planning cost does not depend on the weights.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
-    /// Where to run.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    /// Where to run: cpu, cuda or wgpu.
+    #[arg(long, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
     /// Seconds per measurement, after a warm-up.
     #[arg(long, default_value_t = 10.0)]

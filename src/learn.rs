@@ -1,53 +1,42 @@
 //! `prefrontal train` and `prefrontal probe`: the world model from the command line.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use burn::tensor::backend::AutodiffBackend;
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::Result;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use prefrontal_worldmodel::RonConfig;
 use prefrontal_worldmodel::{
-    Checkpoint, EpisodeSet, EvalReport, TrainEvent, TrainOptions, WorldModelConfig, evaluate, train,
+    Checkpoint, DeviceKind, EpisodeSet, EvalReport, TrainEvent, TrainOptions, TrainSummary,
+    WorldModelConfig, evaluate, train,
 };
 
-/// Where tensors live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DeviceKind {
-    /// Burn's `flex` CPU backend (always built).
-    Cpu,
-    /// NVIDIA GPU through burn-cuda (cargo feature `cuda`).
-    Cuda,
-    /// Any GPU through wgpu (cargo feature `wgpu`).
-    Wgpu,
-}
+use crate::interrupt;
+use crate::progress::Progress;
 
 /// Runs `$body` with `$B` bound to the autodiff backend of `$device` and `$dev` to its device.
 macro_rules! with_backend {
     ($device:expr, |$B:ident, $dev:ident| $body:expr) => {
         match $device {
-            $crate::learn::DeviceKind::Cpu => {
+            prefrontal_worldmodel::DeviceKind::Cpu => {
                 type $B = burn::backend::Autodiff<burn::backend::Flex>;
                 let $dev = burn::backend::flex::FlexDevice;
                 $body
             }
             #[cfg(feature = "cuda")]
-            $crate::learn::DeviceKind::Cuda => {
+            prefrontal_worldmodel::DeviceKind::Cuda => {
                 type $B = burn::backend::Autodiff<burn::backend::Cuda>;
                 let $dev = burn::backend::cuda::CudaDevice::default();
                 $body
             }
             #[cfg(feature = "wgpu")]
-            $crate::learn::DeviceKind::Wgpu => {
+            prefrontal_worldmodel::DeviceKind::Wgpu => {
                 type $B = burn::backend::Autodiff<burn::backend::Wgpu>;
                 let $dev = burn::backend::wgpu::WgpuDevice::default();
                 $body
             }
             #[allow(unreachable_patterns)]
             other => anyhow::bail!(
-                "this binary was built without the {other:?} backend; rebuild with `cargo build --release --features {}`",
-                format!("{other:?}").to_lowercase()
+                "this binary was built without the {other} backend; rebuild with `cargo build --release --features {other}`"
             ),
         }
     };
@@ -65,8 +54,8 @@ pub struct TrainArgs {
     /// Run folder: config, checkpoints, TensorBoard events.
     #[arg(long)]
     out: PathBuf,
-    /// Where to train.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    /// Where to train: cpu, cuda or wgpu.
+    #[arg(long, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
     /// Optimiser steps of the whole run (overrides `training.steps`).
     #[arg(long)]
@@ -85,10 +74,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             Some(WorldModelConfig::default())
         }
     };
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = interrupt.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("installing the Ctrl-C handler")?;
+    let training = interrupt::Training::start()?;
     let options = TrainOptions {
         data: args.data.clone(),
         out: args.out.clone(),
@@ -96,56 +82,9 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         steps: args.steps,
         resume: args.resume,
         stop_after: None,
-        interrupt: Some(interrupt),
+        interrupt: Some(training.flag()),
     };
-    with_backend!(args.device, |B, device| train_with::<B>(&options, &device))
-}
-
-fn train_with<B: AutodiffBackend>(options: &TrainOptions, device: &B::Device) -> Result<()> {
-    let bar = ProgressBar::hidden();
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps {elapsed_precise} (eta {eta}) {msg}",
-        )
-        .expect("valid template"),
-    );
-    let mut observe = |event: &TrainEvent| match event {
-        TrainEvent::Started {
-            step,
-            total,
-            train_windows,
-            validation_windows,
-        } => {
-            eprintln!(
-                "{} at step {step} of {total}: {train_windows} training windows, {validation_windows} validation windows",
-                if *step == 0 { "training" } else { "resuming" }
-            );
-            bar.set_length(*total);
-            bar.set_position(*step);
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        }
-        TrainEvent::Step {
-            step,
-            losses,
-            samples_per_s,
-            ..
-        } => {
-            bar.set_position(*step);
-            let message = format!(
-                "loss {:.4} (pred {:.4} vs no-change {:.4}, rollout {:.4}, sigreg {:.3}) {samples_per_s:.1} samples/s",
-                losses.total, losses.prediction, losses.no_change, losses.rollout, losses.sigreg
-            );
-            // Without a terminal, a plain line every 5% of the run.
-            if bar.is_hidden() && *step % (bar.length().unwrap_or(1) / 20).max(1) == 0 {
-                eprintln!("step {step}: {message}");
-            }
-            bar.set_message(message);
-        }
-        TrainEvent::Evaluated(report) => say(&bar, describe(report)),
-        TrainEvent::Checkpointed(dir) => say(&bar, format!("checkpoint {}", dir.display())),
-    };
-    let summary = train::<B>(options, device, &mut observe)?;
-    bar.finish_and_clear();
+    let summary = with_backend!(args.device, |B, device| train_with::<B>(&options, &device))?;
     if summary.stopped_early {
         eprintln!(
             "interrupted at step {}; continue with --resume (checkpoint {})",
@@ -162,13 +101,45 @@ fn train_with<B: AutodiffBackend>(options: &TrainOptions, device: &B::Device) ->
     Ok(())
 }
 
-/// Prints a line above the progress bar, or plainly when the bar is not drawn.
-fn say(bar: &ProgressBar, line: String) {
-    if bar.is_hidden() {
-        eprintln!("{line}");
-    } else {
-        bar.println(line);
+/// Trains with a progress bar; validation reports and checkpoints print above it.
+pub fn train_with<B: AutodiffBackend>(
+    options: &TrainOptions,
+    device: &B::Device,
+) -> Result<TrainSummary> {
+    let mut bar = Progress::new("train", 0, "steps");
+    let mut observe = |event: &TrainEvent| {
+        match event {
+        TrainEvent::Started {
+            step,
+            total,
+            train_windows,
+            validation_windows,
+        } => {
+            bar.say(format!(
+                "{} at step {step} of {total}: {train_windows} training windows, {validation_windows} validation windows",
+                if *step == 0 { "training" } else { "resuming" }
+            ));
+            bar.reset(*step, *total);
+        }
+        TrainEvent::Step {
+            step,
+            losses,
+            samples_per_s,
+            ..
+        } => bar.set(
+            *step,
+            format!(
+                "loss {:.4} (pred {:.4} vs no-change {:.4}, rollout {:.4}, sigreg {:.3}) {samples_per_s:.1} samples/s",
+                losses.total, losses.prediction, losses.no_change, losses.rollout, losses.sigreg
+            ),
+        ),
+        TrainEvent::Evaluated(report) => bar.say(describe(report)),
+        TrainEvent::Checkpointed(dir) => bar.say(format!("checkpoint {}", dir.display())),
     }
+    };
+    let summary = train::<B>(options, device, &mut observe)?;
+    bar.finish();
+    Ok(summary)
 }
 
 /// One line per validation report.
@@ -198,8 +169,8 @@ pub struct ProbeArgs {
     /// Dataset folder; split into train and validation episodes as in training.
     #[arg(long)]
     data: PathBuf,
-    /// Where to run the model.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    /// Where to run the model: cpu, cuda or wgpu.
+    #[arg(long, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
 }
 
@@ -207,19 +178,30 @@ pub fn run_probe(args: &ProbeArgs) -> Result<()> {
     with_backend!(args.device, |B, device| probe_with::<B>(args, &device))
 }
 
-fn probe_with<B: AutodiffBackend>(args: &ProbeArgs, device: &B::Device) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.checkpoint)?;
+/// Validation losses, latent statistics and the probe of a checkpoint on a dataset split
+/// as in training.
+pub fn probe_checkpoint<B: Backend>(
+    checkpoint: &Checkpoint,
+    data: &Path,
+    device: &B::Device,
+) -> Result<(EvalReport, EpisodeSet)> {
     let training = &checkpoint.config.training;
-    let data = EpisodeSet::load(&args.data, training.validation_fraction, training.seed)?;
-    checkpoint.check_compatible(data.spec(), &args.data)?;
-    let model = checkpoint.load_model::<B::InnerBackend>(device)?;
+    let episodes = EpisodeSet::load(data, training.validation_fraction, training.seed)?;
+    checkpoint.check_compatible(episodes.spec(), data)?;
+    let model = checkpoint.load_model::<B>(device)?;
     let report = evaluate(
         &model,
-        &data,
+        &episodes,
         &checkpoint.config,
         checkpoint.state.step,
         device,
     );
+    Ok((report, episodes))
+}
+
+fn probe_with<B: AutodiffBackend>(args: &ProbeArgs, device: &B::Device) -> Result<()> {
+    let checkpoint = Checkpoint::open(&args.checkpoint)?;
+    let (report, data) = probe_checkpoint::<B::InnerBackend>(&checkpoint, &args.data, device)?;
     println!(
         "checkpoint {} (step {}), {} train / {} validation episodes",
         checkpoint.dir.display(),

@@ -3,7 +3,10 @@
 mod agent;
 mod bench;
 mod data;
+mod interrupt;
 mod learn;
+mod progress;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +46,11 @@ enum Command {
     Probe(learn::ProbeArgs),
     /// Plan toward goals in closed loop with a trained world model; compare with baselines.
     Eval(agent::EvalArgs),
+    /// Run an experiment file: collect → train → probe → evaluate → report, per seed;
+    /// finished stages with unchanged inputs are skipped, killed training resumes.
+    Run(run::RunArgs),
+    /// Compare finished runs: a Markdown table of their final metrics.
+    Compare(run::CompareArgs),
     /// Measure throughput and print a table.
     Bench {
         #[command(subcommand)]
@@ -140,6 +148,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => learn::run_train(&args),
         Command::Probe(args) => learn::run_probe(&args),
         Command::Eval(args) => agent::run_eval(&args),
+        Command::Run(args) => run::run_experiment(&args),
+        Command::Compare(args) => run::run_compare(&args),
         Command::Bench {
             command: BenchCommand::Plan(args),
         } => bench::run_plan_bench(&args),

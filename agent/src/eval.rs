@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
+use prefrontal_board::Board;
 use prefrontal_sim::policy::RandomPolicy;
 use prefrontal_sim::task::episode_seed;
 use prefrontal_sim::{Frame, RenderOptions, Scene, Step, VecEnv};
-use serde::Serialize;
-use tensorboard_rs::summary_writer::SummaryWriter;
+use serde::{Deserialize, Serialize};
 
 use crate::AgentError;
 use crate::config::AgentConfig;
@@ -125,7 +125,7 @@ pub struct EpisodeResult {
 }
 
 /// What an evaluation found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalSummary {
     /// The contender's name.
     pub name: String,
@@ -177,32 +177,43 @@ pub fn evaluate<B: Backend>(
     std::fs::create_dir_all(&options.out).map_err(io(&options.out))?;
     let results_path = options.out.join("episodes.jsonl");
     let mut results_file = std::fs::File::create(&results_path).map_err(io(&results_path))?;
-    let mut board = SummaryWriter::new(&options.out);
+    let mut board = Board::create(&options.out)?;
     let mut runner = Runner::new(scene, contender, &options.render)?;
     let mut results = Vec::with_capacity(episodes.len());
     for episode in episodes {
         let (result, frames) = runner.run(episode)?;
+        let step = episode.index as u64;
+        let last = frames.last().expect("an episode has a first frame");
+        board.image(
+            "eval/reached_beside_goal",
+            step,
+            last.width,
+            last.height,
+            &last.pixels,
+        )?;
         if episode.index < options.gifs {
+            let (width, height) = (last.width, last.height);
+            let gif = prefrontal_sim::render::encode_gif(frames, scene.physics.control_hz)
+                .map_err(io(&options.out))?;
             let path = options
                 .out
                 .join(format!("episode_{:03}.gif", episode.index));
-            prefrontal_sim::render::write_gif(&path, frames, scene.physics.control_hz)
-                .map_err(io(&path))?;
+            std::fs::write(&path, &gif).map_err(io(&path))?;
+            board.encoded_image("eval/rollout", step, width, height, gif)?;
         }
         let line = serde_json::to_string(&result).expect("results serialise");
         writeln!(results_file, "{line}").map_err(io(&results_path))?;
         results.push(result);
         let summary = summarise(name, &results);
-        let step = episode.index;
-        board.add_scalar("eval/success_rate", summary.success_rate as f32, step);
+        board.scalar("eval/success_rate", summary.success_rate, step)?;
         let last = results.last().expect("pushed");
-        board.add_scalar("eval/final_distance", last.final_distance, step);
+        board.scalar("eval/final_distance", f64::from(last.final_distance), step)?;
         if last.plans > 0 {
-            board.add_scalar("perf/plan_ms", last.plan_ms as f32, step);
+            board.scalar("perf/plan_ms", last.plan_ms, step)?;
         }
+        board.flush()?;
         progress(last);
     }
-    board.flush();
     let summary = summarise(name, &results);
     let summary_path = options.out.join("summary.json");
     let text = serde_json::to_string_pretty(&summary).expect("summaries serialise");

@@ -16,6 +16,7 @@ pub mod model;
 pub mod oracle;
 pub mod planner;
 pub mod plugin;
+pub mod suite;
 
 use std::path::PathBuf;
 
@@ -26,6 +27,7 @@ pub use oracle::SimulatorModel;
 pub use planner::{Bounds, Plan, PlanRequest, Planner, build_planner, sampling_planner};
 pub use plugin::{AgentMode, AgentPlugin, AgentSystems, Agents};
 pub use prefrontal_config::RonConfig;
+pub use suite::{Baseline, Suite, SuiteEvent};
 
 /// Why the agent could not plan or act.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,9 @@ pub enum AgentError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A TensorBoard event could not be written.
+    #[error(transparent)]
+    Board(#[from] prefrontal_board::BoardError),
     /// An agent config cannot be read or used.
     #[error(transparent)]
     Config(#[from] prefrontal_config::ConfigError),

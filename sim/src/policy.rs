@@ -70,7 +70,7 @@ impl OrnsteinUhlenbeck {
 }
 
 /// Which action source a rollout or a collection uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PolicyKind {
     /// Independent uniform actions.
     Random,

@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod device;
 pub mod evaluate;
 pub mod metrics;
 pub mod model;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 pub use checkpoint::Checkpoint;
 pub use config::WorldModelConfig;
 pub use data::{DataSpec, EpisodeSet};
+pub use device::DeviceKind;
 pub use evaluate::{EvalReport, evaluate};
 pub use model::WorldModel;
 pub use prefrontal_config::{ConfigError, RonConfig};
@@ -35,6 +37,9 @@ pub enum WorldModelError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A TensorBoard event could not be written.
+    #[error(transparent)]
+    Board(#[from] prefrontal_board::BoardError),
     /// A config file cannot be read or used.
     #[error(transparent)]
     Config(#[from] prefrontal_config::ConfigError),

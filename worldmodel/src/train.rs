@@ -11,8 +11,8 @@ use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, P
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use prefrontal_board::Board;
 use std::collections::HashMap;
-use tensorboard_rs::summary_writer::SummaryWriter;
 
 use crate::WorldModelError;
 use crate::checkpoint::{self, CHECKPOINT_VERSION, Checkpoint, TrainingState};
@@ -430,7 +430,7 @@ pub fn train<B: AutodiffBackend>(
         train_windows: train_windows.len(),
         validation_windows: validation_windows.len(),
     });
-    let mut board = SummaryWriter::new(out);
+    let mut board = Board::create(out)?;
     let mut sampler = WindowSampler::new(train_windows, t.seed);
     let mut history = Vec::new();
     let started = Instant::now();
@@ -471,30 +471,19 @@ pub fn train<B: AutodiffBackend>(
             samples_per_s,
         });
         if step % t.log_every == 0 || step == total {
-            let s = step as usize;
-            board.add_scalar("train/loss", losses.total, s);
-            board.add_scalar("train/loss_pred", losses.prediction, s);
-            board.add_scalar("train/loss_no_change", losses.no_change, s);
-            board.add_scalar("train/loss_rollout", losses.rollout, s);
-            match config.objective.anti_collapse {
-                AntiCollapse::Sigreg { .. } => board.add_scalar("train/sigreg", losses.sigreg, s),
-                AntiCollapse::Vicreg { .. } => {
-                    board.add_scalar("train/vicreg_variance", losses.variance, s);
-                    board.add_scalar("train/vicreg_covariance", losses.covariance, s);
-                }
-                AntiCollapse::Ema { .. } | AntiCollapse::None => {}
-            }
-            board.add_scalar("train/lr", lr as f32, s);
-            board.add_scalar("perf/samples_per_s", samples_per_s as f32, s);
-            board.add_scalar(
-                "perf/frames_per_s",
-                (samples_per_s * frames as f64) as f32,
-                s,
-            );
+            log_step(
+                &mut board,
+                &config,
+                &losses,
+                lr,
+                samples_per_s * frames as f64,
+                samples_per_s,
+                step,
+            )?;
         }
         if step % t.eval_every == 0 && step < total {
             let report = evaluate(&learner.model.valid(), &data, &config, step, device);
-            log_evaluation(&mut board, &report);
+            log_evaluation(&mut board, &report)?;
             observe(&TrainEvent::Evaluated(Box::new(report)));
         }
         if step % t.checkpoint_every == 0 && step < total {
@@ -504,7 +493,7 @@ pub fn train<B: AutodiffBackend>(
         }
     }
     let evaluation = evaluate(&learner.model.valid(), &data, &config, step, device);
-    log_evaluation(&mut board, &evaluation);
+    log_evaluation(&mut board, &evaluation)?;
     observe(&TrainEvent::Evaluated(Box::new(evaluation.clone())));
     let checkpoint = match last_checkpoint {
         Some((saved, dir)) if saved == step => dir,
@@ -514,7 +503,7 @@ pub fn train<B: AutodiffBackend>(
             dir
         }
     };
-    board.flush();
+    board.flush()?;
     Ok(TrainSummary {
         step,
         history,
@@ -524,15 +513,49 @@ pub fn train<B: AutodiffBackend>(
     })
 }
 
-fn log_evaluation(board: &mut SummaryWriter, report: &EvalReport) {
-    let s = report.step as usize;
-    board.add_scalar("val/loss_pred", report.loss_pred as f32, s);
-    board.add_scalar("val/loss_no_change", report.loss_no_change as f32, s);
-    for (horizon, error) in &report.rollout_error {
-        board.add_scalar(&format!("val/rollout_error_h{horizon}"), *error as f32, s);
+/// One step's training scalars.
+fn log_step(
+    board: &mut Board,
+    config: &WorldModelConfig,
+    losses: &StepLosses,
+    lr: f64,
+    frames_per_s: f64,
+    samples_per_s: f64,
+    step: u64,
+) -> Result<(), WorldModelError> {
+    let mut scalars = vec![
+        ("train/loss", losses.total),
+        ("train/loss_pred", losses.prediction),
+        ("train/loss_no_change", losses.no_change),
+        ("train/loss_rollout", losses.rollout),
+    ];
+    match config.objective.anti_collapse {
+        AntiCollapse::Sigreg { .. } => scalars.push(("train/sigreg", losses.sigreg)),
+        AntiCollapse::Vicreg { .. } => {
+            scalars.push(("train/vicreg_variance", losses.variance));
+            scalars.push(("train/vicreg_covariance", losses.covariance));
+        }
+        AntiCollapse::Ema { .. } | AntiCollapse::None => {}
     }
-    board.add_scalar("repr/latent_std", report.latent_std as f32, s);
-    board.add_scalar("repr/effective_rank", report.effective_rank as f32, s);
-    board.add_scalar("repr/probe_r2", report.probe.mean() as f32, s);
-    board.flush();
+    for (tag, value) in scalars {
+        board.scalar(tag, f64::from(value), step)?;
+    }
+    board.scalar("train/lr", lr, step)?;
+    board.scalar("perf/samples_per_s", samples_per_s, step)?;
+    board.scalar("perf/frames_per_s", frames_per_s, step)?;
+    Ok(())
+}
+
+fn log_evaluation(board: &mut Board, report: &EvalReport) -> Result<(), WorldModelError> {
+    let s = report.step;
+    board.scalar("val/loss_pred", report.loss_pred, s)?;
+    board.scalar("val/loss_no_change", report.loss_no_change, s)?;
+    for (horizon, error) in &report.rollout_error {
+        board.scalar(&format!("val/rollout_error_h{horizon}"), *error, s)?;
+    }
+    board.scalar("repr/latent_std", report.latent_std, s)?;
+    board.scalar("repr/effective_rank", report.effective_rank, s)?;
+    board.scalar("repr/probe_r2", report.probe.mean(), s)?;
+    board.flush()?;
+    Ok(())
 }

@@ -48,28 +48,35 @@ pub struct Frame {
     pub pixels: Vec<u8>,
 }
 
+/// Encodes `frames` as an endlessly looping animated GIF at `hz` frames per second.
+pub fn encode_gif(frames: impl IntoIterator<Item = Frame>, hz: f32) -> std::io::Result<Vec<u8>> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(&mut bytes);
+        encoder
+            .set_repeat(Repeat::Infinite)
+            .map_err(std::io::Error::other)?;
+        let delay = image::Delay::from_numer_denom_ms(1000, hz.round().max(1.0) as u32);
+        for frame in frames {
+            let rgb = image::RgbImage::from_raw(frame.width, frame.height, frame.pixels)
+                .ok_or_else(|| std::io::Error::other("frame size does not match its pixels"))?;
+            let rgba = image::DynamicImage::ImageRgb8(rgb).into_rgba8();
+            encoder
+                .encode_frame(image::Frame::from_parts(rgba, 0, 0, delay))
+                .map_err(std::io::Error::other)?;
+        }
+    }
+    Ok(bytes)
+}
+
 /// Writes `frames` as an endlessly looping animated GIF at `hz` frames per second.
 pub fn write_gif(
     path: &std::path::Path,
     frames: impl IntoIterator<Item = Frame>,
     hz: f32,
 ) -> std::io::Result<()> {
-    use image::codecs::gif::{GifEncoder, Repeat};
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut encoder = GifEncoder::new(file);
-    encoder
-        .set_repeat(Repeat::Infinite)
-        .map_err(std::io::Error::other)?;
-    let delay = image::Delay::from_numer_denom_ms(1000, hz.round().max(1.0) as u32);
-    for frame in frames {
-        let rgb = image::RgbImage::from_raw(frame.width, frame.height, frame.pixels)
-            .ok_or_else(|| std::io::Error::other("frame size does not match its pixels"))?;
-        let rgba = image::DynamicImage::ImageRgb8(rgb).into_rgba8();
-        encoder
-            .encode_frame(image::Frame::from_parts(rgba, 0, 0, delay))
-            .map_err(std::io::Error::other)?;
-    }
-    Ok(())
+    std::fs::write(path, encode_gif(frames, hz)?)
 }
 
 impl Frame {
