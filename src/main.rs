@@ -123,6 +123,12 @@ fn main() -> ExitCode {
         // SAFETY: nothing else runs yet: main has started no thread.
         unsafe { std::env::set_var("LP_NUM_THREADS", "0") };
     }
+    // Mesa's window-system code prints an error line for every renderer when
+    // XDG_RUNTIME_DIR is unset, though headless rendering never uses it.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: as above, no other thread runs yet.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

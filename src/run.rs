@@ -51,6 +51,8 @@ struct Plan {
     reused: Option<(PathBuf, String)>,
     /// Evaluation episodes per run seed.
     episodes: BTreeMap<u64, Vec<EpisodeSpec>>,
+    /// The camera the model sees: the reused dataset's, or the one collected with.
+    camera: Option<String>,
     out: PathBuf,
 }
 
@@ -142,7 +144,7 @@ fn prepare(experiment: Experiment, out: &Path, file: &Path) -> Result<Plan> {
             let index = dir.join("dataset.json");
             let text = std::fs::read_to_string(&index)
                 .with_context(|| format!("reading {}", index.display()))?;
-            Some((dir.clone(), text))
+            Some((dir.clone(), text, header.frame.camera.clone()))
         }
         None => {
             if let Some(camera) = &data.camera
@@ -185,11 +187,16 @@ fn prepare(experiment: Experiment, out: &Path, file: &Path) -> Result<Plan> {
     }
     check_device(experiment.training.device)
         .with_context(|| format!("{}: training.device", file.display()))?;
+    let camera = match &reused {
+        Some((_, _, camera)) => Some(camera.clone()),
+        None => experiment.data.camera.clone(),
+    };
     Ok(Plan {
+        reused: reused.map(|(dir, index, _)| (dir, index)),
+        camera,
         experiment,
         scene,
         scene_text,
-        reused,
         episodes,
         out: out.to_owned(),
     })
@@ -465,7 +472,7 @@ fn evaluate_stage<B: AutodiffBackend>(
         episodes: &plan.episodes[&seed],
         out: layout.eval(),
         gifs: e.evaluation.gifs,
-        camera: e.data.camera.clone(),
+        camera: plan.camera.clone(),
     };
     let summaries = crate::agent::run_suite::<B>(&suite, device)?;
     print!(

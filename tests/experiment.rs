@@ -534,3 +534,66 @@ fn every_shipped_recipe_passes_a_dry_run() {
     }
     assert!(!dir.exists(), "a dry run wrote {}", dir.display());
 }
+
+#[test]
+fn an_experiment_can_train_on_an_existing_dataset_shared_by_its_seeds() {
+    let dir = scratch("experiment-reuse");
+    let data = dir.join("shared-data");
+    run_ok(&[
+        "collect",
+        "--scene",
+        "scenes/reach.scene.ron",
+        "--episodes",
+        "6",
+        "--steps",
+        "40",
+        "--seed",
+        "3",
+        "--size",
+        "32",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let file = tiny_experiment(&dir, 4);
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(
+            "data: (episodes: 6,",
+            &format!("data: (dataset: Some(\"{}\"), episodes: 6,", data.display()),
+        )
+        .replace("seeds: [0]", "seeds: [0, 1]");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("runs");
+    let output = run_ok(&run_args(file.to_str().unwrap(), out.to_str().unwrap(), &[]));
+    assert!(output.contains("collect: reusing"), "{output}");
+    for seed in [0, 1] {
+        let run = out.join(format!("tiny/seed-{seed}"));
+        assert!(run.join("data.json").exists());
+        assert!(!run.join("data").exists(), "the dataset is not copied");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["data"]["episodes"], 6);
+    }
+    // Appending to the shared dataset changes what was trained on: training runs again.
+    run_ok(&[
+        "collect",
+        "--scene",
+        "scenes/reach.scene.ron",
+        "--episodes",
+        "2",
+        "--steps",
+        "40",
+        "--seed",
+        "9",
+        "--size",
+        "32",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let again = run_ok(&run_args(file.to_str().unwrap(), out.to_str().unwrap(), &[]));
+    let (skipped, ran) = stage_lines(&again);
+    assert!(skipped.is_empty(), "{again}");
+    assert_eq!(ran.len(), 10, "{again}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
