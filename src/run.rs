@@ -443,11 +443,7 @@ fn probe_facts(report: &EvalReport) -> ProbeFacts {
         step: report.step,
         loss_pred: report.loss_pred,
         loss_no_change: report.loss_no_change,
-        rollout_error: report
-            .rollout_error
-            .iter()
-            .map(|(h, e)| (format!("h{h}"), *e))
-            .collect(),
+        rollout_error: report.rollout_error.iter().map(|(h, e)| (*h, *e)).collect(),
         latent_std: report.latent_std,
         effective_rank: report.effective_rank,
         probe_r2: report.probe.mean(),

@@ -564,7 +564,11 @@ fn an_experiment_can_train_on_an_existing_dataset_shared_by_its_seeds() {
         .replace("seeds: [0]", "seeds: [0, 1]");
     std::fs::write(&file, text).unwrap();
     let out = dir.join("runs");
-    let output = run_ok(&run_args(file.to_str().unwrap(), out.to_str().unwrap(), &[]));
+    let output = run_ok(&run_args(
+        file.to_str().unwrap(),
+        out.to_str().unwrap(),
+        &[],
+    ));
     assert!(output.contains("collect: reusing"), "{output}");
     for seed in [0, 1] {
         let run = out.join(format!("tiny/seed-{seed}"));
@@ -591,7 +595,11 @@ fn an_experiment_can_train_on_an_existing_dataset_shared_by_its_seeds() {
         "--out",
         data.to_str().unwrap(),
     ]);
-    let again = run_ok(&run_args(file.to_str().unwrap(), out.to_str().unwrap(), &[]));
+    let again = run_ok(&run_args(
+        file.to_str().unwrap(),
+        out.to_str().unwrap(),
+        &[],
+    ));
     let (skipped, ran) = stage_lines(&again);
     assert!(skipped.is_empty(), "{again}");
     assert_eq!(ran.len(), 10, "{again}");

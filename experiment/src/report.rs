@@ -19,8 +19,8 @@ pub struct ProbeFacts {
     pub loss_pred: f64,
     /// The same loss for predicting "no change".
     pub loss_no_change: f64,
-    /// Open-loop rollout error by horizon (`h1`, `h5`, `h10`).
-    pub rollout_error: BTreeMap<String, f64>,
+    /// Open-loop rollout error by horizon in model steps (1, 5, 10).
+    pub rollout_error: BTreeMap<usize, f64>,
     /// Mean per-dimension standard deviation of the latents.
     pub latent_std: f64,
     /// Effective rank of the latents.
@@ -128,7 +128,7 @@ impl RunSummary {
             out += &format!("{}\n\n", experiment.description);
         }
         out += &format!(
-            "Scene `{}`; {} of data ({} episodes, {} steps, {} of them reached the goal; policies {}).\n\n",
+            "Scene `{}`; data in `{}` ({} episodes, {} steps; {} episodes reached the goal; policies {}).\n\n",
             self.scene,
             self.data.dataset,
             self.data.episodes,
@@ -148,7 +148,7 @@ impl RunSummary {
         let rollout: Vec<String> = w
             .rollout_error
             .iter()
-            .map(|(h, e)| format!("{h} {e:.4}"))
+            .map(|(h, e)| format!("h{h} {e:.4}"))
             .collect();
         out += &format!(
             "\n## World model\n\nAfter {} steps ({:.0} s of training): validation prediction loss {:.4} against {:.4} for \"no change\"; open-loop rollout error {}; latent std {:.3}, effective rank {:.1}; probe R² {:.3} (",

@@ -349,13 +349,13 @@ impl Experiment {
             return fail("evaluation.episodes", "must be at least 1".into());
         }
         let (low, high) = evaluation.distance_range();
-        if !(low >= 0.0) {
+        if low.is_nan() || low < 0.0 {
             return fail(
                 "evaluation.min_distance",
                 format!("must be at least 0, got {low}"),
             );
         }
-        if !(high >= low) {
+        if high.is_nan() || high < low {
             return fail(
                 "evaluation.max_distance",
                 format!("must not be below min_distance ({low}), got {high}"),

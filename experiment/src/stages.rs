@@ -170,8 +170,12 @@ fn json<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("configs serialise")
 }
 
+/// Changes whenever what a stage writes changes shape, so that older outputs are re-made.
+const OUTPUT_FORMAT: &str = "prefrontal-run-1";
+
 fn hash(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
+    hasher.update(OUTPUT_FORMAT);
     for part in parts {
         // Length-prefixed, so that no two part lists hash alike.
         hasher.update((part.len() as u64).to_le_bytes());
