@@ -89,35 +89,22 @@ pub fn run_experiment(args: &RunArgs) -> Result<()> {
 
 /// The agent's success pooled over seeds, against each baseline's.
 fn pooled_line(summaries: &[RunSummary]) -> String {
-    let mut totals: Vec<(String, usize, usize)> = Vec::new();
+    let mut tallies: Vec<(String, usize, usize)> = Vec::new();
     for summary in summaries {
         for c in &summary.contenders {
-            match totals.iter_mut().find(|(name, _, _)| *name == c.name) {
+            match tallies.iter_mut().find(|(name, _, _)| *name == c.name) {
                 Some((_, k, n)) => {
                     *k += c.successes;
                     *n += c.episodes;
                 }
-                None => totals.push((c.name.clone(), c.successes, c.episodes)),
+                None => tallies.push((c.name.clone(), c.successes, c.episodes)),
             }
         }
     }
-    let (name, k, n) = &totals[0];
-    let (lo, hi) = prefrontal_agent::eval::wilson_interval(*k, *n);
-    let others: Vec<String> = totals[1..]
-        .iter()
-        .map(|(name, k, n)| format!("{name} {k}/{n}"))
-        .collect();
     format!(
-        "{name} reached {k}/{n} goals over {} seed(s) ({:.0}%, 95% CI {:.0}–{:.0}%){}",
-        summaries.len(),
-        100.0 * *k as f64 / *n as f64,
-        100.0 * lo,
-        100.0 * hi,
-        if others.is_empty() {
-            String::new()
-        } else {
-            format!(" vs {}", others.join(", "))
-        }
+        "{} over {} seed(s)",
+        prefrontal_experiment::report::versus_line(&tallies),
+        summaries.len()
     )
 }
 

@@ -95,28 +95,18 @@ impl RunSummary {
 
     /// One line: the agent against its baselines.
     pub fn result_line(&self) -> String {
-        let agent = self.agent();
-        let baselines: Vec<String> = self.contenders[1..]
+        let tallies: Vec<(String, usize, usize)> = self
+            .contenders
             .iter()
-            .map(|c| format!("{} {}/{}", c.name, c.successes, c.episodes))
+            .map(|c| (c.name.clone(), c.successes, c.episodes))
             .collect();
         format!(
-            "{} seed {}: {} reached {}/{} goals ({:.0}%, 95% CI {:.0}–{:.0}%){}; probe R² {:.3}, {:.0} ms planning per action",
+            "{} seed {}: {}; probe R² {:.3}, {:.0} ms planning per action",
             self.experiment,
             self.seed,
-            agent.name,
-            agent.successes,
-            agent.episodes,
-            100.0 * agent.success_rate,
-            100.0 * agent.success_ci95.0,
-            100.0 * agent.success_ci95.1,
-            if baselines.is_empty() {
-                String::new()
-            } else {
-                format!(" vs {}", baselines.join(", "))
-            },
+            versus_line(&tallies),
             self.world_model.probe_r2,
-            agent.plan_ms_per_action,
+            self.agent().plan_ms_per_action,
         )
     }
 
@@ -174,6 +164,35 @@ impl RunSummary {
         out += "\nThe resolved experiment is `experiment.ron` beside this file; `prefrontal run` on it repeats this run.\n";
         out
     }
+}
+
+/// Successes of episodes, the rate and its Wilson 95% interval: `k/n (p%, 95% CI lo–hi%)`.
+pub fn success_text(successes: usize, episodes: usize) -> String {
+    let (low, high) = wilson_interval(successes, episodes);
+    format!(
+        "{successes}/{episodes} ({:.0}%, 95% CI {:.0}–{:.0}%)",
+        100.0 * successes as f64 / episodes.max(1) as f64,
+        100.0 * low,
+        100.0 * high
+    )
+}
+
+/// The first contender's success against the others': `(name, successes, episodes)` each.
+pub fn versus_line(tallies: &[(String, usize, usize)]) -> String {
+    let (name, successes, episodes) = &tallies[0];
+    let others: Vec<String> = tallies[1..]
+        .iter()
+        .map(|(name, k, n)| format!("{name} {k}/{n}"))
+        .collect();
+    format!(
+        "{name} reached {} goals{}",
+        success_text(*successes, *episodes),
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!(" vs {}", others.join(", "))
+        }
+    )
 }
 
 /// A Markdown table of contenders.
@@ -288,9 +307,8 @@ pub fn compare(runs: &[RunSummary]) -> String {
             }
         }
     }
-    let mut out = String::from(
-        "| experiment | seeds | agent | success (pooled, 95% CI) | success per seed |",
-    );
+    let mut out =
+        String::from("| experiment | seeds | agent | success (pooled) | success per seed |");
     for b in &baselines {
         out += &format!(" {b} |");
     }
@@ -307,13 +325,7 @@ pub fn compare(runs: &[RunSummary]) -> String {
             }
             let k: usize = found.iter().map(|c| c.successes).sum();
             let n: usize = found.iter().map(|c| c.episodes).sum();
-            let (lo, hi) = wilson_interval(k, n);
-            format!(
-                "{k}/{n} ({:.0}%, {:.0}–{:.0}%)",
-                100.0 * k as f64 / n as f64,
-                100.0 * lo,
-                100.0 * hi
-            )
+            success_text(k, n)
         };
         let mut agents: Vec<&str> = group.iter().map(|r| r.agent.as_str()).collect();
         agents.dedup();
