@@ -166,11 +166,11 @@ impl RunSummary {
     }
 }
 
-/// Successes of episodes, the rate and its Wilson 95% interval: `k/n (p%, 95% CI lo–hi%)`.
-pub fn success_text(successes: usize, episodes: usize) -> String {
+/// Successes of episodes, the rate and its Wilson 95% interval: `k/n{unit} (p%, 95% CI lo–hi%)`.
+pub fn success_text(successes: usize, episodes: usize, unit: &str) -> String {
     let (low, high) = wilson_interval(successes, episodes);
     format!(
-        "{successes}/{episodes} ({:.0}%, 95% CI {:.0}–{:.0}%)",
+        "{successes}/{episodes}{unit} ({:.0}%, 95% CI {:.0}–{:.0}%)",
         100.0 * successes as f64 / episodes.max(1) as f64,
         100.0 * low,
         100.0 * high
@@ -185,8 +185,8 @@ pub fn versus_line(tallies: &[(String, usize, usize)]) -> String {
         .map(|(name, k, n)| format!("{name} {k}/{n}"))
         .collect();
     format!(
-        "{name} reached {} goals{}",
-        success_text(*successes, *episodes),
+        "{name} reached {}{}",
+        success_text(*successes, *episodes, " goals"),
         if others.is_empty() {
             String::new()
         } else {
@@ -325,7 +325,7 @@ pub fn compare(runs: &[RunSummary]) -> String {
             }
             let k: usize = found.iter().map(|c| c.successes).sum();
             let n: usize = found.iter().map(|c| c.episodes).sum();
-            success_text(k, n)
+            success_text(k, n, "")
         };
         let mut agents: Vec<&str> = group.iter().map(|r| r.agent.as_str()).collect();
         agents.dedup();
