@@ -605,3 +605,55 @@ fn an_experiment_can_train_on_an_existing_dataset_shared_by_its_seeds() {
     assert_eq!(ran.len(), 10, "{again}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ctrl_c_during_training_stops_with_a_checkpoint_and_the_run_resumes() {
+    let dir = scratch("experiment-ctrl-c");
+    let file = tiny_experiment(&dir, 2000);
+    let out = dir.join("runs");
+    let (file_s, out_s) = (file.to_str().unwrap(), out.to_str().unwrap());
+    let child = Command::new(env!("CARGO_BIN_EXE_prefrontal"))
+        .args(run_args(file_s, out_s, &[]))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let checkpoint = out.join("tiny/seed-0/model/checkpoints/step-00000004/state.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !checkpoint.exists() {
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "{text}");
+    assert!(
+        text.contains("stopping at the next step with a checkpoint")
+            && text.contains("run the same command again to resume"),
+        "{text}"
+    );
+    let stopped_at = common::number_after(&text, "interrupted at step") as u64;
+    assert!(
+        out.join(format!(
+            "tiny/seed-0/model/checkpoints/step-{stopped_at:08}/model.mpk"
+        ))
+        .exists(),
+        "{text}"
+    );
+    let resumed = run_ok(&run_args(file_s, out_s, &[]));
+    assert!(
+        resumed.contains(&format!("resuming at step {stopped_at} of 2000")),
+        "{resumed}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
