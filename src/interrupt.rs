@@ -9,9 +9,16 @@ use anyhow::{Context, Result};
 /// Whether a training loop is listening for the stop flag.
 static TRAINING: AtomicBool = AtomicBool::new(false);
 
+/// Set by Ctrl-C during training.
+static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Whether Ctrl-C asked training to stop (also when training ended before it could).
+pub fn requested() -> bool {
+    FLAG.get().is_some_and(|flag| flag.load(Ordering::SeqCst))
+}
+
 /// The stop flag, with the handler installed on first use.
 fn stop_flag() -> Result<Arc<AtomicBool>> {
-    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
     if let Some(flag) = FLAG.get() {
         return Ok(flag.clone());
     }

@@ -256,15 +256,29 @@ fn run_seed<B: AutodiffBackend>(plan: &Plan, seed: u64, device: &B::Device) -> R
     let mut log = StageLog::open(&layout)?;
     let mut resolved = e.for_seed(seed);
     resolved.scene = std::fs::canonicalize(&e.scene).unwrap_or_else(|_| e.scene.clone());
+    if let Some((dir, _)) = &plan.reused {
+        resolved.data.dataset = Some(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone()));
+    }
     write_atomically(&layout.experiment(), resolved.to_ron().as_bytes())?;
     eprintln!("== {} seed {seed}: {}", e.name, layout.dir.display());
     let mut stale = false;
+    let mut layout_is_stale = false;
     for stage in Stage::ALL {
         let fingerprint = fingerprints.of(stage);
         stale |= !(log.is_done(stage, fingerprint) && outputs_exist(plan, &layout, stage));
         if !stale {
             eprintln!("{}: up to date, skipped", stage.name());
             continue;
+        }
+        if !layout_is_stale {
+            // Until the report is remade, the folder holds no finished run (compare skips it).
+            layout_is_stale = true;
+            for old in [layout.summary(), layout.report()] {
+                if old.exists() {
+                    std::fs::remove_file(&old)
+                        .with_context(|| format!("removing {}", old.display()))?;
+                }
+            }
         }
         let resume = stage == Stage::Train && log.was_started(stage, fingerprint);
         log.start(stage, fingerprint)?;
@@ -279,6 +293,12 @@ fn run_seed<B: AutodiffBackend>(plan: &Plan, seed: u64, device: &B::Device) -> R
         let seconds = clock.elapsed().as_secs_f64();
         log.finish(stage, fingerprint, seconds)?;
         eprintln!("{}: done in {seconds:.1} s", stage.name());
+        if interrupt::requested() {
+            bail!(
+                "interrupted after {}; run the same command again to continue",
+                stage.name()
+            );
+        }
     }
     Ok(read_json(&layout.summary())?)
 }
@@ -417,6 +437,12 @@ fn probe_stage<B: AutodiffBackend>(
         probe_checkpoint::<B::InnerBackend>(&checkpoint, &dataset_dir(plan, layout), device)?;
     let facts = probe_facts(&report);
     let text = serde_json::to_string_pretty(&facts).expect("facts serialise");
+    if text.contains("null") {
+        bail!(
+            "the probe of {} gave a non-finite metric (NaN or infinity; written as null): {text}",
+            checkpoint.dir.display()
+        );
+    }
     write_atomically(&layout.probe(), text.as_bytes())?;
     eprintln!(
         "probe: R² {:.3}, validation prediction loss {:.4} (no change {:.4})",
@@ -588,6 +614,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
         }
         let before = found.len();
         for path in paths {
+            let path = std::fs::canonicalize(&path).unwrap_or(path);
             find_runs(&path, 3, &mut found);
         }
         if found.len() == before {
@@ -598,10 +625,26 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
     }
     found.sort();
     found.dedup();
-    let summaries = found
-        .iter()
-        .map(|dir| read_json::<RunSummary>(&dir.join("summary.json")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut summaries = Vec::with_capacity(found.len());
+    for dir in &found {
+        let path = dir.join("summary.json");
+        let summary: RunSummary = read_json(&path)?;
+        if summary.contenders.is_empty() {
+            bail!("{}: lists no contender", path.display());
+        }
+        if let Some(index) = summaries.iter().position(|s: &RunSummary| {
+            (s.experiment.as_str(), s.seed) == (summary.experiment.as_str(), summary.seed)
+        }) {
+            bail!(
+                "{} and {} are both seed {} of experiment \"{}\"; compare one of them (rename a run with --set name=…)",
+                found[index].display(),
+                dir.display(),
+                summary.seed,
+                summary.experiment
+            );
+        }
+        summaries.push(summary);
+    }
     print!("{}", prefrontal_experiment::compare(&summaries));
     Ok(())
 }

@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use protobuf::well_known_types::Value;
 use protobuf::{Message, RepeatedField};
 use tensorboard_proto::api::Status;
-use tensorboard_proto::event::Event;
+use tensorboard_proto::event::{Event, SessionLog, SessionLog_SessionStatus};
 use tensorboard_proto::plugin_hparams::{HParamsPluginData, SessionEndInfo, SessionStartInfo};
 use tensorboard_proto::summary::{
     Summary, Summary_Image, Summary_Value, SummaryMetadata, SummaryMetadata_PluginData,
@@ -136,6 +136,18 @@ impl Board {
         event.set_wall_time(now());
         event.set_step(step as i64);
         event.set_summary(summary);
+        self.write(&event)
+    }
+
+    /// Marks a restart at `step` (a resumed run): TensorBoard drops the events an earlier,
+    /// interrupted writer logged from `step` on, so resumed curves have no duplicate points.
+    pub fn restart(&mut self, step: u64) -> Result<(), BoardError> {
+        let mut log = SessionLog::new();
+        log.set_status(SessionLog_SessionStatus::START);
+        let mut event = Event::new();
+        event.set_wall_time(now());
+        event.set_step(step as i64);
+        event.set_session_log(log);
         self.write(&event)
     }
 

@@ -267,9 +267,34 @@ impl Experiment {
             evaluation: written.evaluation,
             seeds: written.seeds,
         };
+        let (stage_steps, config_steps) = (
+            experiment.training.steps,
+            experiment.world_model.training.steps,
+        );
         let mut experiment = crate::overrides::apply(experiment, assignments, file)?;
-        if let Some(steps) = experiment.training.steps {
-            experiment.world_model.training.steps = steps;
+        // `training.steps` replaces the config's steps; a `--set` of either one wins, and
+        // contradicting `--set`s of both are refused.
+        let set_stage = experiment.training.steps != stage_steps;
+        let set_config = experiment.world_model.training.steps != config_steps;
+        match (experiment.training.steps, set_stage, set_config) {
+            (Some(stage), _, true)
+                if set_stage && stage != experiment.world_model.training.steps =>
+            {
+                return Err(ConfigError::Value {
+                    file: file.to_owned(),
+                    field: "training.steps".into(),
+                    message: format!(
+                        "--set gives {stage} here and {} in world_model.training.steps; set one",
+                        experiment.world_model.training.steps
+                    ),
+                }
+                .into());
+            }
+            (Some(_), false, true) => {
+                experiment.training.steps = Some(experiment.world_model.training.steps);
+            }
+            (Some(stage), _, _) => experiment.world_model.training.steps = stage,
+            (None, _, _) => {}
         }
         experiment
             .validate()
@@ -361,10 +386,13 @@ impl Experiment {
                 format!("must not be below min_distance ({low}), got {high}"),
             );
         }
-        let mut baselines = evaluation.baselines.clone();
-        baselines.dedup();
-        if baselines.len() != evaluation.baselines.len() {
-            return fail("evaluation.baselines", "lists a baseline twice".into());
+        let baselines = &evaluation.baselines;
+        if let Some(twice) = (1..baselines.len()).find(|&i| baselines[..i].contains(&baselines[i]))
+        {
+            return fail(
+                "evaluation.baselines",
+                format!("lists {:?} twice", baselines[twice]),
+            );
         }
         self.world_model
             .validate()

@@ -208,3 +208,36 @@ fn hparams_flatten_every_field_with_readable_numbers() {
     assert_eq!(get("world_model.model.use_proprio"), HParam::Bool(false));
     assert!(hparams.iter().all(|(n, _)| n != "seeds"));
 }
+
+#[test]
+fn a_set_of_either_step_count_wins_and_contradicting_sets_are_refused() {
+    let config = load(BY_PATH, &["world_model.training.steps=11"]).unwrap();
+    assert_eq!(config.world_model.training.steps, 11);
+    assert_eq!(config.training.steps, Some(11));
+    let stage = load(BY_PATH, &["training.steps=13"]).unwrap();
+    assert_eq!(stage.world_model.training.steps, 13);
+    let both = load(
+        BY_PATH,
+        &["training.steps=13", "world_model.training.steps=11"],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        both.contains("training.steps") && both.contains("set one"),
+        "{both}"
+    );
+}
+
+#[test]
+fn a_baseline_listed_twice_is_refused_wherever_it_repeats() {
+    let error = load(
+        BY_PATH,
+        &[r#"evaluation.baselines=["Random","Greedy","Random"]"#],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("evaluation.baselines: lists Random twice"),
+        "{error}"
+    );
+}

@@ -431,6 +431,9 @@ pub fn train<B: AutodiffBackend>(
         validation_windows: validation_windows.len(),
     });
     let mut board = Board::create(out)?;
+    if step > 0 {
+        board.restart(step)?;
+    }
     let mut sampler = WindowSampler::new(train_windows, t.seed);
     let mut history = Vec::new();
     let started = Instant::now();
