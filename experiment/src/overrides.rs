@@ -32,10 +32,17 @@ pub fn apply(
             .split_once('=')
             .ok_or_else(|| fail("expected `path.to.field=value`".into()))?;
         let value = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into()));
-        set(&mut tree, path.trim(), value).map_err(fail)?;
-        // Check each assignment on its own, so that the error names the one at fault.
-        serde_json::from_value::<Experiment>(tree.clone())
-            .map_err(|e| fail(format!("the value does not fit: {e}")))?;
+        let path = path.trim();
+        set(&mut tree, path, value.clone()).map_err(fail)?;
+        // Check each assignment on its own, so that the error names the one at fault; a
+        // value that reads as JSON but fits only as text (`name=2024`) is taken as text.
+        if let Err(error) = serde_json::from_value::<Experiment>(tree.clone()) {
+            let as_text = Value::String(text.into());
+            set(&mut tree, path, as_text).map_err(fail)?;
+            if value.is_string() || serde_json::from_value::<Experiment>(tree.clone()).is_err() {
+                return Err(fail(format!("the value does not fit: {error}")));
+            }
+        }
     }
     Ok(serde_json::from_value(tree).expect("checked after each assignment"))
 }

@@ -106,6 +106,8 @@ fn overrides_set_existing_fields_and_name_missing_ones() {
         invalid.contains("evaluation.episodes: must be at least 1"),
         "{invalid}"
     );
+    let named = load(BY_PATH, &["name=2024"]).unwrap();
+    assert_eq!(named.name, "2024");
     let no_equals = load(BY_PATH, &["seeds"]).unwrap_err().to_string();
     assert!(no_equals.contains("path.to.field=value"), "{no_equals}");
 }
