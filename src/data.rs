@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
 use prefrontal_dataset::{ComponentStats, Dataset};
 use prefrontal_sim::collect::{CollectConfig, collect};
 use prefrontal_sim::policy::PolicyKind;
 use prefrontal_sim::{Frame, RenderOptions, Scene};
+
+use crate::progress::Progress;
 
 /// Which actions a collection takes.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -77,17 +78,11 @@ pub fn run_collect(args: &CollectArgs) -> Result<()> {
             resolution: args.size.map(|s| (s, s)),
         },
     };
-    let bar = ProgressBar::new(args.episodes as u64).with_style(
-        ProgressStyle::with_template(
-            "{spinner} collecting [{bar:30}] {pos}/{len} episodes, {per_sec}, eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let mut bar = Progress::new("collect", args.episodes as u64, "episodes");
     let summary = collect(scene, &source, &config, &args.out, |done| {
-        bar.set_position(done as u64)
+        bar.set(done as u64, PolicyKind::from(args.policy).name().to_owned())
     })?;
-    bar.finish_and_clear();
+    bar.finish();
     let dataset = Dataset::open(&args.out)?;
     println!(
         "{}: added {} episodes ({} steps, {} reached the goal); the dataset holds {} episodes",

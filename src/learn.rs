@@ -107,8 +107,7 @@ pub fn train_with<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<TrainSummary> {
     let mut bar = Progress::new("train", 0, "steps");
-    let mut observe = |event: &TrainEvent| {
-        match event {
+    let mut observe = |event: &TrainEvent| match event {
         TrainEvent::Started {
             step,
             total,
@@ -126,16 +125,15 @@ pub fn train_with<B: AutodiffBackend>(
             losses,
             samples_per_s,
             ..
-        } => bar.set(
-            *step,
-            format!(
+        } => {
+            let message = format!(
                 "loss {:.4} (pred {:.4} vs no-change {:.4}, rollout {:.4}, sigreg {:.3}) {samples_per_s:.1} samples/s",
                 losses.total, losses.prediction, losses.no_change, losses.rollout, losses.sigreg
-            ),
-        ),
+            );
+            bar.set(*step, message);
+        }
         TrainEvent::Evaluated(report) => bar.say(describe(report)),
         TrainEvent::Checkpointed(dir) => bar.say(format!("checkpoint {}", dir.display())),
-    }
     };
     let summary = train::<B>(options, device, &mut observe)?;
     bar.finish();

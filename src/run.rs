@@ -89,21 +89,11 @@ pub fn run_experiment(args: &RunArgs) -> Result<()> {
 
 /// The agent's success pooled over seeds, against each baseline's.
 fn pooled_line(summaries: &[RunSummary]) -> String {
-    let mut tallies: Vec<(String, usize, usize)> = Vec::new();
-    for summary in summaries {
-        for c in &summary.contenders {
-            match tallies.iter_mut().find(|(name, _, _)| *name == c.name) {
-                Some((_, k, n)) => {
-                    *k += c.successes;
-                    *n += c.episodes;
-                }
-                None => tallies.push((c.name.clone(), c.successes, c.episodes)),
-            }
-        }
-    }
     format!(
         "{} over {} seed(s)",
-        prefrontal_experiment::report::versus_line(&tallies),
+        prefrontal_experiment::report::versus_line(&prefrontal_experiment::report::tallies(
+            summaries
+        )),
         summaries.len()
     )
 }
@@ -223,19 +213,18 @@ fn describe_plan(plan: &Plan) -> Result<()> {
     );
     for &seed in &e.seeds {
         let layout = RunLayout::new(&plan.out, &e.name, seed);
-        let fingerprints = fingerprints(plan, seed);
         let log = StageLog::open(&layout)?;
-        let mut stale = false;
+        let first_stale = first_stale_stage(plan, &layout, &log, &fingerprints(plan, seed));
         let stages: Vec<String> = Stage::ALL
             .iter()
-            .map(|&stage| {
-                stale |= !(log.is_done(stage, fingerprints.of(stage))
-                    && outputs_exist(plan, &layout, stage));
-                format!(
-                    "{} {}",
-                    stage.name(),
-                    if stale { "runs" } else { "skipped" }
-                )
+            .enumerate()
+            .map(|(index, stage)| {
+                let verdict = if index < first_stale {
+                    "skipped"
+                } else {
+                    "runs"
+                };
+                format!("{} {verdict}", stage.name())
             })
             .collect();
         println!(
@@ -261,24 +250,21 @@ fn run_seed<B: AutodiffBackend>(plan: &Plan, seed: u64, device: &B::Device) -> R
     }
     write_atomically(&layout.experiment(), resolved.to_ron().as_bytes())?;
     eprintln!("== {} seed {seed}: {}", e.name, layout.dir.display());
-    let mut stale = false;
-    let mut layout_is_stale = false;
-    for stage in Stage::ALL {
+    let first_stale = first_stale_stage(plan, &layout, &log, &fingerprints);
+    if first_stale < Stage::ALL.len() {
+        // Until the report is remade, the folder holds no finished run (compare skips it).
+        for old in [layout.summary(), layout.report()] {
+            if old.exists() {
+                std::fs::remove_file(&old)
+                    .with_context(|| format!("removing {}", old.display()))?;
+            }
+        }
+    }
+    for (index, stage) in Stage::ALL.into_iter().enumerate() {
         let fingerprint = fingerprints.of(stage);
-        stale |= !(log.is_done(stage, fingerprint) && outputs_exist(plan, &layout, stage));
-        if !stale {
+        if index < first_stale {
             eprintln!("{}: up to date, skipped", stage.name());
             continue;
-        }
-        if !layout_is_stale {
-            // Until the report is remade, the folder holds no finished run (compare skips it).
-            layout_is_stale = true;
-            for old in [layout.summary(), layout.report()] {
-                if old.exists() {
-                    std::fs::remove_file(&old)
-                        .with_context(|| format!("removing {}", old.display()))?;
-                }
-            }
         }
         let resume = stage == Stage::Train && log.was_started(stage, fingerprint);
         log.start(stage, fingerprint)?;
@@ -301,6 +287,23 @@ fn run_seed<B: AutodiffBackend>(plan: &Plan, seed: u64, device: &B::Device) -> R
         }
     }
     Ok(read_json(&layout.summary())?)
+}
+
+/// The position in [`Stage::ALL`] of the first stage that must run: its inputs changed, it
+/// never finished, or its outputs are gone (every later stage runs too); `Stage::ALL.len()`
+/// when all are up to date.
+fn first_stale_stage(
+    plan: &Plan,
+    layout: &RunLayout,
+    log: &StageLog,
+    fingerprints: &Fingerprints,
+) -> usize {
+    Stage::ALL
+        .iter()
+        .position(|&stage| {
+            !(log.is_done(stage, fingerprints.of(stage)) && outputs_exist(plan, layout, stage))
+        })
+        .unwrap_or(Stage::ALL.len())
 }
 
 /// The folder the world model trains on.

@@ -5,10 +5,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run_failing, run_ok, scratch};
+use common::{run_failing, run_ok, scratch, wait_for_file};
 use protobuf::Message;
 use tensorboard_proto::event::Event;
 use tensorboard_proto::plugin_hparams::HParamsPluginData;
@@ -347,6 +347,17 @@ fn check_event_files(run: &Path) {
     }
 }
 
+/// Starts `prefrontal ARGS` in the repository root with stdout and stderr made by `output`.
+fn spawn(args: &[&str], output: fn() -> Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_prefrontal"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .unwrap()
+}
+
 /// `summary.json` without the wall-clock measurements.
 fn metrics(run: &Path) -> serde_json::Value {
     let mut summary: serde_json::Value =
@@ -370,19 +381,12 @@ fn a_run_killed_during_training_finishes_with_the_uninterrupted_metrics() {
     run_ok(&run_args(file_s, whole.to_str().unwrap(), &[]));
 
     let killed = dir.join("killed");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prefrontal"))
-        .args(run_args(file_s, killed.to_str().unwrap(), &[]))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        &run_args(file_s, killed.to_str().unwrap(), &[]),
+        Stdio::null,
+    );
     let checkpoint = killed.join("tiny/seed-0/model/checkpoints/step-00000008/state.json");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !checkpoint.exists() {
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_file(&checkpoint, 300);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let resumed = run_ok(&run_args(file_s, killed.to_str().unwrap(), &[]));
@@ -612,19 +616,9 @@ fn ctrl_c_during_training_stops_with_a_checkpoint_and_the_run_resumes() {
     let file = tiny_experiment(&dir, 2000);
     let out = dir.join("runs");
     let (file_s, out_s) = (file.to_str().unwrap(), out.to_str().unwrap());
-    let child = Command::new(env!("CARGO_BIN_EXE_prefrontal"))
-        .args(run_args(file_s, out_s, &[]))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&run_args(file_s, out_s, &[]), Stdio::piped);
     let checkpoint = out.join("tiny/seed-0/model/checkpoints/step-00000004/state.json");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !checkpoint.exists() {
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_file(&checkpoint, 300);
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -4,8 +4,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{collect, number_after, run_failing, run_ok, scratch};
-use std::time::{Duration, Instant};
+use common::{collect, number_after, run_failing, run_ok, scratch, wait_for_file};
 
 #[test]
 fn training_killed_mid_run_resumes_from_its_last_checkpoint() {
@@ -33,12 +32,7 @@ fn training_killed_mid_run_resumes_from_its_last_checkpoint() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let first = run.join("checkpoints/step-00000003");
-    while !first.join("state.json").exists() {
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_file(&run.join("checkpoints/step-00000003/state.json"), 120);
     child.kill().unwrap();
     child.wait().unwrap();
     let out = run_ok(&[

@@ -132,9 +132,7 @@ impl Board {
     fn summary(&mut self, step: u64, value: Summary_Value) -> Result<(), BoardError> {
         let mut summary = Summary::new();
         summary.set_value(RepeatedField::from_vec(vec![value]));
-        let mut event = Event::new();
-        event.set_wall_time(now());
-        event.set_step(step as i64);
+        let mut event = event_at(step);
         event.set_summary(summary);
         self.write(&event)
     }
@@ -144,9 +142,7 @@ impl Board {
     pub fn restart(&mut self, step: u64) -> Result<(), BoardError> {
         let mut log = SessionLog::new();
         log.set_status(SessionLog_SessionStatus::START);
-        let mut event = Event::new();
-        event.set_wall_time(now());
-        event.set_step(step as i64);
+        let mut event = event_at(step);
         event.set_session_log(log);
         self.write(&event)
     }
@@ -289,6 +285,14 @@ impl Drop for Board {
         // whatever can still be written.
         let _ = self.writer.flush();
     }
+}
+
+/// An event at `step`, stamped now.
+fn event_at(step: u64) -> Event {
+    let mut event = Event::new();
+    event.set_wall_time(now());
+    event.set_step(step as i64);
+    event
 }
 
 fn plugin_metadata(plugin: &str, content: Vec<u8>) -> SummaryMetadata {

@@ -88,11 +88,6 @@ impl RunSummary {
         &self.contenders[0]
     }
 
-    /// A contender's evaluation by name.
-    pub fn contender(&self, name: &str) -> Option<&EvalSummary> {
-        self.contenders.iter().find(|c| c.name == name)
-    }
-
     /// One line: the agent against its baselines.
     pub fn result_line(&self) -> String {
         let tallies: Vec<(String, usize, usize)> = self
@@ -177,6 +172,24 @@ pub fn success_text(successes: usize, episodes: usize, unit: &str) -> String {
     )
 }
 
+/// Each contender's successes and episodes summed over `runs`, in the order contenders
+/// first appear (the agent first): `(name, successes, episodes)`.
+pub fn tallies<'a>(runs: impl IntoIterator<Item = &'a RunSummary>) -> Vec<(String, usize, usize)> {
+    let mut tallies: Vec<(String, usize, usize)> = Vec::new();
+    for run in runs {
+        for c in &run.contenders {
+            match tallies.iter_mut().find(|(name, _, _)| *name == c.name) {
+                Some((_, k, n)) => {
+                    *k += c.successes;
+                    *n += c.episodes;
+                }
+                None => tallies.push((c.name.clone(), c.successes, c.episodes)),
+            }
+        }
+    }
+    tallies
+}
+
 /// The first contender's success against the others': `(name, successes, episodes)` each.
 pub fn versus_line(tallies: &[(String, usize, usize)]) -> String {
     let (name, successes, episodes) = &tallies[0];
@@ -255,9 +268,9 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, HParam)>) {
         Value::Number(n) => {
             let x = n.as_f64().unwrap_or(f64::NAN);
             // Show f32 fields as written (0.01, not 0.009999999776482582).
-            let short = format!("{}", x as f32).parse::<f64>().unwrap_or(x);
-            let x = if (short as f32) == (x as f32) && (x as f32) as f64 == x {
-                short
+            // A value that is exactly an f32 (an f32 field) prints as that f32 does.
+            let x = if f64::from(x as f32) == x {
+                format!("{}", x as f32).parse().unwrap_or(x)
             } else {
                 x
             };
@@ -318,14 +331,13 @@ pub fn compare(runs: &[RunSummary]) -> String {
     for (name, group) in groups {
         let mut seeds: Vec<u64> = group.iter().map(|r| r.seed).collect();
         seeds.sort_unstable();
-        let pooled = |pick: &dyn Fn(&RunSummary) -> Option<&EvalSummary>| {
-            let found: Vec<&EvalSummary> = group.iter().filter_map(|r| pick(r)).collect();
-            if found.is_empty() {
-                return "–".to_owned();
-            }
-            let k: usize = found.iter().map(|c| c.successes).sum();
-            let n: usize = found.iter().map(|c| c.episodes).sum();
-            success_text(k, n, "")
+        // The agent's name may differ between runs of one experiment; baselines' never do.
+        let agent_successes = group.iter().map(|r| r.agent().successes).sum();
+        let agent_episodes = group.iter().map(|r| r.agent().episodes).sum();
+        let totals = tallies(group.iter().copied());
+        let pooled = |name: &str| match totals.iter().find(|(n, _, _)| n == name) {
+            Some((_, k, n)) => success_text(*k, *n, ""),
+            None => "–".to_owned(),
         };
         let mut agents: Vec<&str> = group.iter().map(|r| r.agent.as_str()).collect();
         agents.dedup();
@@ -341,11 +353,11 @@ pub fn compare(runs: &[RunSummary]) -> String {
                 .collect::<Vec<_>>()
                 .join(", "),
             agents.join(", "),
-            pooled(&|r| Some(r.agent())),
+            success_text(agent_successes, agent_episodes, ""),
             mean_pm(&per_seed, 0)
         );
         for b in &baselines {
-            out += &format!(" {} |", pooled(&|r| r.contender(b)));
+            out += &format!(" {} |", pooled(b));
         }
         let metric =
             |f: &dyn Fn(&RunSummary) -> f64| group.iter().map(|r| f(r)).collect::<Vec<_>>();

@@ -274,27 +274,23 @@ impl Experiment {
         let mut experiment = crate::overrides::apply(experiment, assignments, file)?;
         // `training.steps` replaces the config's steps; a `--set` of either one wins, and
         // contradicting `--set`s of both are refused.
-        let set_stage = experiment.training.steps != stage_steps;
-        let set_config = experiment.world_model.training.steps != config_steps;
-        match (experiment.training.steps, set_stage, set_config) {
-            (Some(stage), _, true)
-                if set_stage && stage != experiment.world_model.training.steps =>
-            {
+        if let Some(stage) = experiment.training.steps {
+            let config = experiment.world_model.training.steps;
+            let (set_stage, set_config) = (Some(stage) != stage_steps, config != config_steps);
+            if set_config && !set_stage {
+                experiment.training.steps = Some(config);
+            } else if set_config && stage != config {
                 return Err(ConfigError::Value {
                     file: file.to_owned(),
                     field: "training.steps".into(),
                     message: format!(
-                        "--set gives {stage} here and {} in world_model.training.steps; set one",
-                        experiment.world_model.training.steps
+                        "--set gives {stage} here and {config} in world_model.training.steps; set one"
                     ),
                 }
                 .into());
+            } else {
+                experiment.world_model.training.steps = stage;
             }
-            (Some(_), false, true) => {
-                experiment.training.steps = Some(experiment.world_model.training.steps);
-            }
-            (Some(stage), _, _) => experiment.world_model.training.steps = stage,
-            (None, _, _) => {}
         }
         experiment
             .validate()

@@ -83,3 +83,16 @@ pub fn number_after(text: &str, label: &str) -> f64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no number after {label:?} in:\n{text}"))
 }
+
+/// Waits until `path` exists (e.g. a checkpoint of a running child), at most `seconds`.
+pub fn wait_for_file(path: &Path, seconds: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} did not appear",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
