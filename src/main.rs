@@ -115,6 +115,11 @@ struct SimArgs {
     policy: PolicyKind,
 }
 
+/// Tensor code allocates and frees large buffers at every operation; glibc's allocator
+/// returns them to the system each time (page faults on every reuse), mimalloc keeps them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Mesa's software Vulkan (lavapipe) renders our small frames fastest on the calling
     // thread: handing tiles to worker threads costs more than it saves (measured: 1,965 vs

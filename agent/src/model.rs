@@ -53,6 +53,26 @@ pub trait LatentModel<B: Backend>: Send + Sync {
         history: Tensor<B, 3>,
         actions: Tensor<B, 3>,
     ) -> Result<Tensor<B, 3>, AgentError>;
+
+    /// Open-loop rollout of `N` candidate action sequences from one shared past, as planners
+    /// ask: observed latents `[1, h, D]`, the `h-1` actions between them `[1, h-1, A·frameskip]`
+    /// (`None` when `h = 1`), candidates `[N, K, A·frameskip]` → `[N, K, D]`. The same as
+    /// `rollout` on the past repeated for every candidate; a model may compute what the
+    /// candidates share once.
+    fn imagine(
+        &self,
+        history: Tensor<B, 3>,
+        past: Option<Tensor<B, 3>>,
+        candidates: Tensor<B, 3>,
+    ) -> Result<Tensor<B, 3>, AgentError> {
+        let [n, _, m] = candidates.dims();
+        let [_, h, d] = history.dims();
+        let actions = match past {
+            Some(past) => Tensor::cat(vec![past.expand([n, h - 1, m]), candidates], 1),
+            None => candidates,
+        }; // [N, h-1+K, A·frameskip]
+        self.rollout(history.expand([n, h, d]), actions)
+    }
 }
 
 /// A trained JEPA world model from a checkpoint, encoding rendered frames.
@@ -261,6 +281,15 @@ impl<B: Backend> LatentModel<B> for JepaModel<B> {
         actions: Tensor<B, 3>,
     ) -> Result<Tensor<B, 3>, AgentError> {
         Ok(self.predictor.rollout(history, actions))
+    }
+
+    fn imagine(
+        &self,
+        history: Tensor<B, 3>,
+        past: Option<Tensor<B, 3>>,
+        candidates: Tensor<B, 3>,
+    ) -> Result<Tensor<B, 3>, AgentError> {
+        Ok(self.predictor.imagine(history, past, candidates))
     }
 }
 

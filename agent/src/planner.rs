@@ -250,14 +250,12 @@ fn energies<B: Backend>(
     sequences: Tensor<B, 3>,
     energy: Energy,
 ) -> Result<Tensor<B, 1>, AgentError> {
-    let [n, _, m] = sequences.dims();
-    let [_, h, d] = request.history.dims();
-    let history = request.history.clone().expand([n, h, d]); // [N, h, D]
-    let actions = match &request.past_actions {
-        Some(past) => Tensor::cat(vec![past.clone().expand([n, h - 1, m]), sequences], 1),
-        None => sequences,
-    }; // [N, h-1+H, M]
-    let latents = model.rollout(history, actions)?; // [N, H, D]
+    let n = sequences.dims()[0];
+    let latents = model.imagine(
+        request.history.clone(),
+        request.past_actions.clone(),
+        sequences,
+    )?; // [N, H, D]
     let [_, steps, _] = latents.dims();
     let difference = latents - request.goal.clone().unsqueeze_dim::<3>(1); // [N, H, D]
     let per_step = match energy.distance {

@@ -53,6 +53,11 @@ impl Plugin for SimPlugin {
                     .in_fixed_schedule()
                     .with_custom_initialization(
                         RapierContextInitialization::NoAutomaticRapierContext,
+                    )
+                    // bevy_rapier steps its contexts one after another; `step_worlds` below
+                    // steps them on every core.
+                    .with_physics_sets_systems(
+                        [PhysicsSet::SyncBackend, PhysicsSet::Writeback].into(),
                     ),
             )
             .configure_sets(
@@ -78,10 +83,92 @@ impl Plugin for SimPlugin {
                 FixedUpdate,
                 (
                     apply_actions.in_set(SimSystems::ApplyAction),
+                    step_worlds.in_set(PhysicsSet::StepSimulation),
                     observe_worlds.in_set(SimSystems::Observe),
                 ),
             );
     }
+}
+
+/// One world's Rapier context as `step_worlds` queries it.
+type WorldPhysics<'w> = (
+    Mut<'w, RapierContextSimulation>,
+    Mut<'w, RapierContextColliders>,
+    Mut<'w, RapierContextJoints>,
+    Mut<'w, RapierRigidBodySet>,
+    &'w RapierConfiguration,
+    Mut<'w, SimulationToRenderTime>,
+);
+
+/// Advances every world's Rapier context by one control period, the worlds spread over
+/// the calling thread and one helper thread per other core. Worlds share nothing, so each world's result is the same
+/// bit for bit whichever thread steps it and in whatever order. No system reads Rapier's
+/// collision or contact-force events, so none are collected.
+fn step_worlds(
+    mut contexts: Query<(
+        &mut RapierContextSimulation,
+        &mut RapierContextColliders,
+        &mut RapierContextJoints,
+        &mut RapierRigidBodySet,
+        &RapierConfiguration,
+        &mut SimulationToRenderTime,
+    )>,
+    timestep_mode: Res<TimestepMode>,
+    time: Res<Time>,
+) {
+    let step = |(simulation, colliders, joints, bodies, config, to_render): &mut WorldPhysics| {
+        if config.physics_pipeline_active {
+            simulation.step_simulation(
+                colliders,
+                joints,
+                bodies,
+                config.gravity,
+                *timestep_mode,
+                None,
+                &(),
+                &time,
+                to_render,
+                None,
+            );
+        } else {
+            bodies.propagate_modified_body_positions_to_colliders(colliders);
+        }
+    };
+    // The calling thread starts at once and takes worlds one by one; helpers that wake up
+    // in time take the others, so waking them never delays a small batch by much.
+    let worlds: Vec<_> = contexts.iter_mut().map(std::sync::Mutex::new).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        while let Some(world) = worlds.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+        {
+            step(&mut world.lock().expect("a world is stepped by one thread"));
+        }
+    };
+    let helpers = stepping_helpers();
+    let spawned = helpers
+        .current_num_threads()
+        .min(worlds.len().saturating_sub(1));
+    helpers.in_place_scope(|scope| {
+        for _ in 0..spawned {
+            scope.spawn(|_| work());
+        }
+        work();
+    });
+}
+
+/// Threads that step worlds beside the thread running the schedule: one per other core.
+/// Rayon's global pool has a thread per core, which with the schedule's thread makes one
+/// too many: they would take turns on the cores.
+fn stepping_helpers() -> &'static rayon::ThreadPool {
+    static HELPERS: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    HELPERS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("prefrontal-physics-{i}"))
+            .build()
+            .expect("the physics threads start")
+    })
 }
 
 /// Marks every entity of a world with its environment index.

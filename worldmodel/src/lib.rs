@@ -10,6 +10,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod evaluate;
+pub mod imagine;
 pub mod metrics;
 pub mod model;
 pub mod objective;

@@ -136,11 +136,19 @@ pub struct Projector<B: Backend> {
 /// Causal transformer over (latent, action) tokens.
 #[derive(Module, Debug)]
 pub struct TransformerPredictor<B: Backend> {
-    input: Linear<B>,
-    position: Param<Tensor<B, 3>>,
-    blocks: TransformerEncoder<B>,
-    norm: LayerNorm<B>,
-    output: Linear<B>,
+    pub(crate) input: Linear<B>,
+    /// `[1, history, W]`.
+    pub(crate) position: Param<Tensor<B, 3>>,
+    pub(crate) blocks: TransformerEncoder<B>,
+    pub(crate) norm: LayerNorm<B>,
+    pub(crate) output: Linear<B>,
+}
+
+impl<B: Backend> TransformerPredictor<B> {
+    /// Whether the layers normalise before attention and feed-forward (always, as built).
+    pub(crate) fn norm_first(&self) -> bool {
+        self.blocks.norm_first
+    }
 }
 
 /// Markov MLP on the current (latent, action).
@@ -296,6 +304,10 @@ impl<B: Backend> WorldModel<B> {
             predictor,
             history: config.history,
         }
+    }
+
+    pub(crate) fn predictor(&self) -> &Predictor<B> {
+        &self.predictor
     }
 
     /// Latents the predictor attends to.
