@@ -227,6 +227,17 @@ fn train_bench<B: AutodiffBackend>(
         })
     };
     let rollout_plan = rollout(300, 5)?;
+    // The planners' path: one shared observed latent, 300 candidate action sequences.
+    let imagine_plan = {
+        let history = Tensor::<Inner<B>, 3>::random([1, 1, dim], uniform, device);
+        let candidates = Tensor::<Inner<B>, 3>::random([300, 5, action_width], uniform, device);
+        time_per_call(args.seconds / 4.0, || {
+            let _ = model
+                .imagine(history.clone(), None, candidates.clone())
+                .into_data();
+            Ok(())
+        })?
+    };
     println!(
         "world model ({} encoder, {} predictor, latent {dim}), {}×{} frames, batch {batch_size} windows of {frames} frames",
         encoder_name(config),
@@ -252,6 +263,10 @@ fn train_bench<B: AutodiffBackend>(
     println!(
         "| predictor rollout, 300 samples × 5 steps | {:.2} ms |",
         rollout_plan * 1e3
+    );
+    println!(
+        "| predictor imagine (planners' path), 300 candidates × 5 steps | {:.2} ms |",
+        imagine_plan * 1e3
     );
     Ok(())
 }

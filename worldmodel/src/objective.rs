@@ -68,10 +68,17 @@ pub fn sigreg<B: Backend>(z: Tensor<B, 2>, directions: Tensor<B, 2>, knots: usiz
         .map(|(w, q)| w * *q as f32)
         .collect();
     let t: Vec<f32> = t.iter().map(|&t| t as f32).collect();
-    let t = Tensor::<B, 1>::from_floats(t.as_slice(), &device).reshape([1, 1, knots]);
+    let t = Tensor::<B, 1>::from_floats(t.as_slice(), &device).reshape([1, knots]);
     let window = Tensor::<B, 1>::from_floats(window.as_slice(), &device).reshape([1, 1, knots]);
     let weighted = Tensor::<B, 1>::from_floats(weighted.as_slice(), &device).reshape([1, 1, knots]);
-    let x = z.matmul(directions).unsqueeze_dim::<3>(2) * t; // [N, M, K]
+    let m = directions.dims()[1];
+    // Every projection times every knot as an outer product (one product per element, so the
+    // same values as broadcasting, but a contiguous matrix product instead of a strided loop).
+    let x = z
+        .matmul(directions)
+        .reshape([n * m, 1])
+        .matmul(t)
+        .reshape([n, m, knots]); // [N, M, K]
     let real = x.clone().cos().mean_dim(0); // [1, M, K]
     let imaginary = x.sin().mean_dim(0); // [1, M, K]
     let error = (real - window).square() + imaginary.square(); // [1, M, K]
