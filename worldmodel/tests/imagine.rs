@@ -110,3 +110,30 @@ fn imagining_candidates_equals_rolling_out_each() {
         }
     }
 }
+
+#[test]
+fn a_candidate_imagines_the_same_whatever_else_is_in_the_batch() {
+    let (model, config) = trained_model();
+    let device = Default::default();
+    let (d, h) = (config.model.latent_dim, config.model.history);
+    let m = 2 * config.model.frameskip;
+    let uniform = Distribution::Uniform(-1.0, 1.0);
+    let history = Tensor::<B, 3>::random([1, h, d], uniform, &device);
+    let past = Some(Tensor::<B, 3>::random([1, h - 1, m], uniform, &device));
+    // 70 candidates are split over the cores where there are several; 3 never are.
+    let all = Tensor::<B, 3>::random([70, 5, m], uniform, &device);
+    let together = model.imagine(history.clone(), past.clone(), all.clone());
+    for start in [0, 40, 67] {
+        let alone = model.imagine(
+            history.clone(),
+            past.clone(),
+            all.clone().narrow(0, start, 3),
+        );
+        assert_eq!(
+            together.clone().narrow(0, start, 3).into_data(),
+            alone.into_data(),
+            "candidates {start}..{} differ with the batch around them",
+            start + 3
+        );
+    }
+}
