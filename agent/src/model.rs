@@ -8,6 +8,7 @@ use burn::tensor::{Tensor, TensorData};
 use prefrontal_sim::{Observation, Scene};
 use prefrontal_worldmodel::config::ModelConfig;
 use prefrontal_worldmodel::data::pixels_to_input;
+use prefrontal_worldmodel::imagine::repeat_past;
 use prefrontal_worldmodel::{Checkpoint, DataSpec, WorldModel};
 
 use crate::AgentError;
@@ -65,13 +66,8 @@ pub trait LatentModel<B: Backend>: Send + Sync {
         past: Option<Tensor<B, 3>>,
         candidates: Tensor<B, 3>,
     ) -> Result<Tensor<B, 3>, AgentError> {
-        let [n, _, m] = candidates.dims();
-        let [_, h, d] = history.dims();
-        let actions = match past {
-            Some(past) => Tensor::cat(vec![past.expand([n, h - 1, m]), candidates], 1),
-            None => candidates,
-        }; // [N, h-1+K, A·frameskip]
-        self.rollout(history.expand([n, h, d]), actions)
+        let (history, actions) = repeat_past(history, past, candidates);
+        self.rollout(history, actions)
     }
 }
 

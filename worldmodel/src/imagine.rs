@@ -60,16 +60,28 @@ impl<B: Backend> WorldModel<B> {
                 Tensor::cat(imagined, 0)
             }
             _ => {
-                let [n, _, m] = candidates.dims();
-                let [_, h, d] = history.dims();
-                let actions = match past {
-                    Some(past) => Tensor::cat(vec![past.expand([n, h - 1, m]), candidates], 1),
-                    None => candidates,
-                }; // [N, h-1+K, A]
-                self.rollout(history.expand([n, h, d]), actions)
+                let (history, actions) = repeat_past(history, past, candidates);
+                self.rollout(history, actions)
             }
         }
     }
+}
+
+/// A shared past repeated for every candidate, as [`WorldModel::rollout`] takes it: history
+/// `[1, h, D]`, past actions `[1, h-1, A]` (or `None`), candidates `[N, K, A]` → history
+/// `[N, h, D]` and actions `[N, h-1+K, A]`.
+pub fn repeat_past<B: Backend>(
+    history: Tensor<B, 3>,
+    past: Option<Tensor<B, 3>>,
+    candidates: Tensor<B, 3>,
+) -> (Tensor<B, 3>, Tensor<B, 3>) {
+    let [n, _, m] = candidates.dims();
+    let [_, h, d] = history.dims();
+    let actions = match past {
+        Some(past) => Tensor::cat(vec![past.expand([n, h - 1, m]), candidates], 1),
+        None => candidates,
+    };
+    (history.expand([n, h, d]), actions)
 }
 
 /// Fewest candidates worth a thread of their own.
