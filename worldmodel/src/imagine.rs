@@ -304,11 +304,12 @@ fn attend<B: Backend>(
         softcap: None,
         is_causal: rows > 1,
     };
+    // The linear layers see rows `[N·rows, W]`: on a 3-D input Burn multiplies per candidate.
     let context = attention(queries, all_keys, all_values, None, None, options) // [N, heads, rows, head]
         .swap_dims(1, 2)
-        .reshape([n, rows, width]);
-    let residual = if last_only { x.narrow(1, s - 1, 1) } else { x };
+        .reshape([n * rows, width]);
+    let residual = if last_only { x.narrow(1, s - 1, 1) } else { x }.reshape([n * rows, width]);
     let x = residual + layer.mha.output.forward(context);
     let x = x.clone() + layer.pwff.forward(layer.norm_1.forward(x));
-    (x, (keys, values))
+    (x.reshape([n, rows, width]), (keys, values))
 }
