@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bevy::ecs::query::QueryItem;
 use bevy::prelude::*;
 use bevy_rapier3d::prelude::*;
 use bevy_rapier3d::rapier::dynamics::{JointAxesMask, JointAxis};
@@ -91,32 +92,26 @@ impl Plugin for SimPlugin {
 }
 
 /// One world's Rapier context as `step_worlds` queries it.
-type WorldPhysics<'w> = (
-    Mut<'w, RapierContextSimulation>,
-    Mut<'w, RapierContextColliders>,
-    Mut<'w, RapierContextJoints>,
-    Mut<'w, RapierRigidBodySet>,
-    &'w RapierConfiguration,
-    Mut<'w, SimulationToRenderTime>,
+type WorldPhysics = (
+    &'static mut RapierContextSimulation,
+    &'static mut RapierContextColliders,
+    &'static mut RapierContextJoints,
+    &'static mut RapierRigidBodySet,
+    &'static RapierConfiguration,
+    &'static mut SimulationToRenderTime,
 );
 
-/// Advances every world's Rapier context by one control period, the worlds spread over
-/// the calling thread and one helper thread per other core. Worlds share nothing, so each world's result is the same
-/// bit for bit whichever thread steps it and in whatever order. No system reads Rapier's
-/// collision or contact-force events, so none are collected.
+/// Advances every world's Rapier context by one control period, the worlds spread over the
+/// calling thread and one helper thread per other core. Worlds share nothing, so each
+/// world's result is the same bit for bit whichever thread steps it and in whatever order.
+/// No system reads Rapier's collision or contact-force events, so none are collected.
 fn step_worlds(
-    mut contexts: Query<(
-        &mut RapierContextSimulation,
-        &mut RapierContextColliders,
-        &mut RapierContextJoints,
-        &mut RapierRigidBodySet,
-        &RapierConfiguration,
-        &mut SimulationToRenderTime,
-    )>,
+    mut contexts: Query<WorldPhysics>,
     timestep_mode: Res<TimestepMode>,
     time: Res<Time>,
 ) {
-    let step = |(simulation, colliders, joints, bodies, config, to_render): &mut WorldPhysics| {
+    let step = |world: &mut QueryItem<WorldPhysics>| {
+        let (simulation, colliders, joints, bodies, config, to_render) = world;
         if config.physics_pipeline_active {
             simulation.step_simulation(
                 colliders,

@@ -44,6 +44,7 @@ impl<B: Backend> WorldModel<B> {
             Predictor::Transformer(predictor) if predictor.norm_first() => {
                 // Burn's CPU kernels other than the matrix products use one thread: the
                 // candidates are split over the cores, each part imagined on its own.
+                let projections = fused_projections(predictor);
                 let [n, _, _] = candidates.dims();
                 let parts = rayon::current_num_threads().min(n / MIN_PART).max(1);
                 let size = n.div_ceil(parts);
@@ -54,7 +55,14 @@ impl<B: Backend> WorldModel<B> {
                 let imagined: Vec<Tensor<B, 3>> = parts
                     .into_par_iter()
                     .map(|part| {
-                        Imagination::new(predictor, history.clone(), past.clone(), part).run()
+                        Imagination::new(
+                            predictor,
+                            &projections,
+                            history.clone(),
+                            past.clone(),
+                            part,
+                        )
+                        .run()
                     })
                     .collect();
                 Tensor::cat(imagined, 0)
@@ -84,14 +92,48 @@ pub fn repeat_past<B: Backend>(
     (history.expand([n, h, d]), actions)
 }
 
+/// A layer's query, key and value weights side by side, `[W, 3W]`, and biases, `[3W]`.
+type Projection<B> = (Tensor<B, 2>, Tensor<B, 1>);
+
+/// Every layer's fused query-key-value projection, built once per call and shared by the
+/// parts of the candidates.
+fn fused_projections<B: Backend>(predictor: &TransformerPredictor<B>) -> Vec<Projection<B>> {
+    predictor
+        .blocks
+        .layers
+        .iter()
+        .map(|layer| {
+            let mha = &layer.mha;
+            let weight = Tensor::cat(
+                vec![
+                    mha.query.weight.val(),
+                    mha.key.weight.val(),
+                    mha.value.weight.val(),
+                ],
+                1,
+            ); // [W, 3W]
+            let bias = |linear: &burn::nn::Linear<B>| {
+                let width = linear.weight.dims()[1];
+                linear
+                    .bias
+                    .as_ref()
+                    .map(|b| b.val())
+                    .unwrap_or_else(|| Tensor::zeros([width], &weight.device()))
+            };
+            let bias = Tensor::cat(vec![bias(&mha.query), bias(&mha.key), bias(&mha.value)], 0);
+            (weight, bias)
+        })
+        .collect()
+}
+
 /// Fewest candidates worth a thread of their own.
 const MIN_PART: usize = 32;
 
 /// One rollout of the causal transformer over candidates sharing a past.
 struct Imagination<'a, B: Backend> {
     predictor: &'a TransformerPredictor<B>,
-    /// Fused query-key-value weights `[W, 3W]` and biases `[3W]` per layer.
-    projections: Vec<(Tensor<B, 2>, Tensor<B, 1>)>,
+    /// See [`fused_projections`].
+    projections: &'a [Projection<B>],
     /// Latents by absolute index: observed `[1, D]` then imagined `[N, D]`.
     latents: Vec<Tensor<B, 2>>,
     /// Input embeddings (before the position) by absolute token index: `[1, W]` for the
@@ -107,37 +149,12 @@ struct Imagination<'a, B: Backend> {
 impl<'a, B: Backend> Imagination<'a, B> {
     fn new(
         predictor: &'a TransformerPredictor<B>,
+        projections: &'a [Projection<B>],
         history: Tensor<B, 3>,
         past: Option<Tensor<B, 3>>,
         candidates: Tensor<B, 3>,
     ) -> Self {
         let [_, observed, d] = history.dims();
-        let projections = predictor
-            .blocks
-            .layers
-            .iter()
-            .map(|layer| {
-                let mha = &layer.mha;
-                let weight = Tensor::cat(
-                    vec![
-                        mha.query.weight.val(),
-                        mha.key.weight.val(),
-                        mha.value.weight.val(),
-                    ],
-                    1,
-                ); // [W, 3W]
-                let bias = |linear: &burn::nn::Linear<B>| {
-                    let width = linear.weight.dims()[1];
-                    linear
-                        .bias
-                        .as_ref()
-                        .map(|b| b.val())
-                        .unwrap_or_else(|| Tensor::zeros([width], &weight.device()))
-                };
-                let bias = Tensor::cat(vec![bias(&mha.query), bias(&mha.key), bias(&mha.value)], 0);
-                (weight, bias)
-            })
-            .collect();
         let latents = (0..observed)
             .map(|i| history.clone().narrow(1, i, 1).reshape([1, d]))
             .collect();
@@ -199,7 +216,7 @@ impl<'a, B: Backend> Imagination<'a, B> {
         let [_, width] = tokens[0].dims();
         let mut x = Tensor::stack::<3>(tokens, 1).reshape([1, len, width]) + self.positions(0, len);
         let mut layers = Vec::new();
-        for (layer, projection) in self.predictor.blocks.layers.iter().zip(&self.projections) {
+        for (layer, projection) in self.predictor.blocks.layers.iter().zip(self.projections) {
             let (next, keys_values) = attend(layer, projection, x, None, false);
             layers.push(keys_values);
             x = next;
@@ -231,7 +248,7 @@ impl<'a, B: Backend> Imagination<'a, B> {
                 .blocks
                 .layers
                 .iter()
-                .zip(&self.projections)
+                .zip(self.projections)
                 .enumerate()
             {
                 let prefix = prefix.as_ref().map(|layers| &layers[l]);
@@ -263,7 +280,7 @@ impl<'a, B: Backend> Imagination<'a, B> {
 /// Returns the output and this layer's keys and values of `x`'s tokens, `[N, heads, S, W/heads]`.
 fn attend<B: Backend>(
     layer: &TransformerEncoderLayer<B>,
-    (weight, bias): &(Tensor<B, 2>, Tensor<B, 1>),
+    (weight, bias): &Projection<B>,
     x: Tensor<B, 3>,
     prefix: Option<&KeysValues<B>>,
     last_only: bool,
