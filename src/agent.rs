@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use burn::tensor::backend::AutodiffBackend;
 use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
-use prefrontal_agent::eval::{EvalSummary, pick_episodes};
+use prefrontal_agent::eval::{EvalSummary, Protocol, pick_episodes};
 use prefrontal_agent::{AgentConfig, Baseline, PlannerConfig, Suite, SuiteEvent};
 use prefrontal_sim::Scene;
 use prefrontal_worldmodel::Checkpoint;
@@ -37,6 +37,16 @@ impl PlannerKind {
     }
 }
 
+/// How evaluation goals are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProtocolKind {
+    /// The task samples start and goal; the budget is the task's step limit.
+    RandomGoal,
+    /// The goal is the scripted controller's state --offset steps after the start; the
+    /// budget is --budget steps (the papers' protocol).
+    TrajectoryOffset,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
     /// A world-model checkpoint: a run folder (its latest checkpoint) or a `step-N` folder.
@@ -57,6 +67,15 @@ pub struct EvalArgs {
     /// Seed of the episode sequence.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// How goals are chosen.
+    #[arg(long, value_enum, default_value_t = ProtocolKind::RandomGoal)]
+    protocol: ProtocolKind,
+    /// trajectory-offset: simulator steps from the start to the goal.
+    #[arg(long, default_value_t = 25)]
+    offset: u32,
+    /// trajectory-offset: simulator steps an episode may take.
+    #[arg(long, default_value_t = 50)]
+    budget: u32,
     /// Easiest episode: smallest start-to-goal distance.
     #[arg(long, default_value_t = 0.0)]
     min_distance: f32,
@@ -99,11 +118,20 @@ pub fn run_eval(args: &EvalArgs) -> Result<()> {
             ..AgentConfig::default()
         },
     };
+    let protocol = match args.protocol {
+        ProtocolKind::RandomGoal => Protocol::RandomGoal,
+        ProtocolKind::TrajectoryOffset => Protocol::TrajectoryOffset {
+            offset: args.offset,
+            budget: args.budget,
+        },
+    };
+    protocol.validate().map_err(anyhow::Error::msg)?;
     let episodes = pick_episodes(
         &scene,
         args.episodes,
         args.seed,
         (args.min_distance, args.max_distance),
+        protocol,
     )?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -116,6 +144,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<()> {
         config: &config,
         baselines: &args.baselines,
         episodes: &episodes,
+        protocol,
         out: args.out.clone(),
         gifs: args.gifs,
         camera: args.camera.clone(),

@@ -158,6 +158,7 @@ fn prepare(experiment: Experiment, out: &Path, file: &Path) -> Result<Plan> {
             evaluation.episodes,
             experiment.seeded(seed).evaluation_seed,
             evaluation.distance_range(),
+            evaluation.protocol,
         )
         .with_context(|| format!("{}: evaluation", file.display()))?;
         episodes.insert(seed, picked);
@@ -210,6 +211,11 @@ fn describe_plan(plan: &Plan) -> Result<()> {
         e.seeds.len(),
         e.agent.planner.name(),
         e.training.device
+    );
+    println!(
+        "  evaluation: {} goals per seed, {}",
+        e.evaluation.episodes,
+        e.evaluation.protocol.describe(&plan.scene)
     );
     for &seed in &e.seeds {
         let layout = RunLayout::new(&plan.out, &e.name, seed);
@@ -482,6 +488,7 @@ fn evaluate_stage<B: AutodiffBackend>(
         config: &e.agent,
         baselines: &e.evaluation.baselines,
         episodes: &plan.episodes[&seed],
+        protocol: e.evaluation.protocol,
         out: layout.eval(),
         gifs: e.evaluation.gifs,
         camera: plan.camera.clone(),
@@ -517,9 +524,10 @@ fn report_stage(plan: &Plan, layout: &RunLayout, seed: u64, log: &StageLog) -> R
             episodes: e.evaluation.episodes,
             seed: e.seeded(seed).evaluation_seed,
             goals: format!(
-                "the task's seeded start and goal, start-to-goal distance in [{distance_low}, {distance_high}]"
+                "{}, start-to-goal distance in [{distance_low}, {distance_high}]",
+                e.evaluation.protocol.describe(&plan.scene)
             ),
-            step_limit: plan.scene.task.max_steps,
+            step_limit: e.evaluation.protocol.scene(&plan.scene).task.max_steps,
         },
         agent: e.agent.planner.name().to_owned(),
         contenders,

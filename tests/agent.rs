@@ -93,6 +93,38 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
         .count();
     assert_eq!(events, 1, "one TensorBoard event file per contender");
 
+    // The papers' protocol: goals 25 scripted steps along, 50 steps to reach them.
+    let offset = dir.join("offset");
+    let offset_args = [
+        "eval",
+        "--checkpoint",
+        run,
+        "--scene",
+        "scenes/reach.scene.ron",
+        "--episodes",
+        "4",
+        "--agent",
+        "configs/reach.agent.ron",
+        "--baselines",
+        "random",
+        "--gifs",
+        "0",
+        "--protocol",
+        "trajectory-offset",
+        "--out",
+        offset.to_str().unwrap(),
+    ];
+    run_ok(&offset_args);
+    let lines = std::fs::read_to_string(offset.join("cem/episodes.jsonl")).unwrap();
+    for line in lines.lines() {
+        let episode: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(episode["steps"].as_u64().unwrap() <= 50, "{line}");
+    }
+    let (cem, _) = successes(&offset, "cem");
+    assert!(cem >= 3, "CEM reached {cem} of 4 trajectory-offset goals");
+    let zero = run_failing(&[&offset_args[..], &["--offset", "0"]].concat());
+    assert!(zero.contains("offset must be at least 1"), "{zero}");
+
     // A goal from another scene, and a missing or corrupt checkpoint, are clear errors.
     let other = run_failing(&[
         "eval",

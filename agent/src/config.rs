@@ -17,6 +17,11 @@ pub struct AgentConfig {
     /// Model steps (each `frameskip` simulator steps) executed between plans.
     #[serde(default = "one")]
     pub replan_every: usize,
+    /// Sample one action per model step and hold it for its `frameskip` simulator steps:
+    /// the search has `A` numbers per model step instead of `A·frameskip`, so candidates
+    /// travel in a direction instead of averaging their noise away.
+    #[serde(default)]
+    pub hold_actions: bool,
 }
 
 fn one() -> usize {
@@ -29,6 +34,7 @@ impl Default for AgentConfig {
             planner: PlannerConfig::default(),
             energy: Energy::default(),
             replan_every: 1,
+            hold_actions: false,
         }
     }
 }

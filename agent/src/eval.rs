@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
 use prefrontal_board::Board;
-use prefrontal_sim::policy::RandomPolicy;
+use prefrontal_sim::policy::{RandomPolicy, offset_episode};
 use prefrontal_sim::task::episode_seed;
-use prefrontal_sim::{Frame, RenderOptions, Scene, Step, VecEnv};
+use prefrontal_sim::{Episode, Frame, RenderOptions, Scene, Step, VecEnv};
 use serde::{Deserialize, Serialize};
 
 use crate::AgentError;
@@ -18,8 +18,67 @@ use crate::model::LatentModel;
 use crate::planner::Planner;
 use crate::plugin::{AgentMode, AgentPlugin, Agents};
 
-/// A start/goal pair: an episode seed of the scene.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// How an evaluation's goals are chosen and how many steps an episode gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Protocol {
+    /// The task samples start and goal (two_rooms: always in opposite rooms); the budget
+    /// is the task's step limit.
+    #[default]
+    RandomGoal,
+    /// The goal is where the scripted controller takes the world `offset` simulator steps
+    /// after the start; an episode gets `budget` steps (LeWorldModel and DINO-WM: 25 and
+    /// 50).
+    TrajectoryOffset {
+        /// Simulator steps from the start to the goal along the scripted trajectory.
+        offset: u32,
+        /// Simulator steps an episode may take.
+        budget: u32,
+    },
+}
+
+impl Protocol {
+    /// The papers' trajectory-offset protocol: k = 25, a budget of 50 steps.
+    pub const PAPERS: Protocol = Protocol::TrajectoryOffset {
+        offset: 25,
+        budget: 50,
+    };
+
+    /// How the protocol is named in tables, with its settings.
+    pub fn describe(&self, scene: &Scene) -> String {
+        match self {
+            Protocol::RandomGoal => format!("random-goal, budget {}", scene.task.max_steps),
+            Protocol::TrajectoryOffset { offset, budget } => {
+                format!("trajectory-offset k = {offset}, budget {budget}")
+            }
+        }
+    }
+
+    /// The scene episodes run in: `scene` with the protocol's budget as its step limit.
+    pub fn scene(&self, scene: &Scene) -> Scene {
+        let mut scene = scene.clone();
+        if let Protocol::TrajectoryOffset { budget, .. } = *self {
+            scene.task.max_steps = budget;
+        }
+        scene
+    }
+
+    /// Checks settings the type allows but an evaluation cannot use.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            Protocol::TrajectoryOffset { offset: 0, .. } => {
+                Err("trajectory-offset: offset must be at least 1 step".to_owned())
+            }
+            Protocol::TrajectoryOffset { budget: 0, .. } => {
+                Err("trajectory-offset: budget must be at least 1 step".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A start/goal pair: an episode of the scene, sampled by its seed or with a goal the
+/// protocol chose.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EpisodeSpec {
     /// Position in the evaluation.
     pub index: usize,
@@ -27,15 +86,20 @@ pub struct EpisodeSpec {
     pub seed: u64,
     /// Distance from start to goal (the task's error measure).
     pub start_distance: f32,
+    /// Start and goal.
+    #[serde(skip)]
+    pub episode: Episode,
 }
 
 /// Picks `count` episodes whose start-to-goal distance lies in `distance` (the
-/// difficulty), from the seeds `episode_seed(seed, 0), episode_seed(seed, 1), …`.
+/// difficulty), from the seeds `episode_seed(seed, 0), episode_seed(seed, 1), …`, with goals
+/// chosen by `protocol`. An episode whose start already succeeds is never picked.
 pub fn pick_episodes(
     scene: &Scene,
     count: usize,
     seed: u64,
     distance: (f32, f32),
+    protocol: Protocol,
 ) -> Result<Vec<EpisodeSpec>, AgentError> {
     const TRIES_PER_EPISODE: usize = 1000;
     let mut env = VecEnv::new(scene.clone(), 1)?;
@@ -45,12 +109,22 @@ pub fn pick_episodes(
             break;
         }
         let episode_seed = episode_seed(seed, k);
-        let (_, info) = env.reset_env(0, episode_seed)?;
-        if (distance.0..=distance.1).contains(&info.distance) {
+        let episode = match protocol {
+            Protocol::RandomGoal => {
+                env.reset_env(0, episode_seed)?;
+                env.sim().slot(0).expect("reset").episode.clone()
+            }
+            Protocol::TrajectoryOffset { offset, .. } => {
+                offset_episode(&mut env, episode_seed, offset)?.0
+            }
+        };
+        let (_, info) = env.reset_to(0, episode.clone())?;
+        if !info.success && (distance.0..=distance.1).contains(&info.distance) {
             picked.push(EpisodeSpec {
                 index: picked.len(),
                 seed: episode_seed,
                 start_distance: info.distance,
+                episode,
             });
         }
     }
@@ -312,7 +386,7 @@ impl<B: Backend> Runner<B> {
     /// Runs one episode; returns its result and its frames beside the goal frame.
     fn run(&mut self, episode: &EpisodeSpec) -> Result<(EpisodeResult, Vec<Frame>), AgentError> {
         let env = self.env();
-        let (observation, _) = env.reset(&[episode.seed])?.remove(0);
+        let (observation, _) = env.reset_to(0, episode.episode.clone())?;
         let goal = env.goal_observations()?.remove(0);
         let goal_frame = goal.frame.clone().ok_or(AgentError::NoFrame)?;
         let beside_goal = |frame: &Option<Frame>| {

@@ -86,7 +86,7 @@ pub enum AgentError {
     NotDifferentiable,
     /// Too few episodes satisfy the requested difficulty.
     #[error(
-        "scene \"{scene}\": only {found} of {wanted} episodes have a start-to-goal distance in [{low}, {high}]; widen the range"
+        "scene \"{scene}\": only {found} of {wanted} episodes have a start-to-goal distance in [{low}, {high}] and a start short of their goal; widen the range"
     )]
     Episodes {
         /// The scene.

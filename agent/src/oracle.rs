@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use prefrontal_sim::observation::STATE_PER_BODY;
 use prefrontal_sim::{Action, Observation, Scene, SimError, VecEnv};
 
 use crate::AgentError;
@@ -21,15 +22,35 @@ struct Request {
     reply: Sender<Result<Vec<f32>, SimError>>,
 }
 
-/// A "latent model" whose latent is the full privileged state and whose rollout steps
-/// real physics: every candidate gets its own world, restored to the observed state. The
-/// planners run on it unchanged, which makes it the upper bound a learned model can reach.
-/// The worlds live on a thread of their own (a Bevy `App` stays on its thread).
+/// Weight of velocities in the oracle's latent: its distances measure where bodies are
+/// (as success does), not how fast they move; a plan that races through a door toward the
+/// goal is not charged for its speed.
+pub const VELOCITY_WEIGHT: f32 = 0.01;
+
+/// Per state component: 1 for positions and rotations, [`VELOCITY_WEIGHT`] for velocities.
+fn component_weights(state_dim: usize) -> Vec<f32> {
+    (0..state_dim)
+        .map(|i| {
+            if i % STATE_PER_BODY < 7 {
+                1.0
+            } else {
+                VELOCITY_WEIGHT
+            }
+        })
+        .collect()
+}
+
+/// A "latent model" whose latent is the privileged state (velocities weighted by
+/// [`VELOCITY_WEIGHT`]) and whose rollout steps real physics: every candidate gets its own
+/// world, restored to the observed state. The planners run on it unchanged, which makes it
+/// the upper bound a learned model can reach. The worlds live on a thread of their own (a
+/// Bevy `App` stays on its thread).
 #[derive(Debug)]
 pub struct SimulatorModel<B: Backend> {
     requests: Mutex<Sender<Request>>,
     spec: LatentSpec,
     components: Vec<usize>,
+    weights: Vec<f32>,
     device: B::Device,
 }
 
@@ -45,13 +66,15 @@ impl<B: Backend> SimulatorModel<B> {
             frameskip,
             history: 1,
         };
+        let weights = component_weights(state_dim);
+        let thread_weights = weights.clone();
         let (requests, inbox) = channel::<Request>();
         std::thread::Builder::new()
             .name("oracle-simulator".into())
             .spawn(move || {
                 let mut worlds: Option<VecEnv> = None;
                 for request in inbox {
-                    let result = simulate(&scene, &mut worlds, &request, spec);
+                    let result = simulate(&scene, &mut worlds, &request, spec, &thread_weights);
                     // The caller may have given up waiting; nothing to do then.
                     let _ = request.reply.send(result);
                 }
@@ -61,18 +84,20 @@ impl<B: Backend> SimulatorModel<B> {
             requests: Mutex::new(requests),
             spec,
             components: (0..state_dim).collect(),
+            weights,
             device: device.clone(),
         }
     }
 }
 
-/// Steps one world per candidate from its start state; returns the states after every
-/// model step, `[N, K, S]`.
+/// Steps one world per candidate from its start latent; returns the latents after every
+/// model step, `[N, K, S]` (states times `weights`).
 fn simulate(
     scene: &Scene,
     worlds: &mut Option<VecEnv>,
     request: &Request,
     spec: LatentSpec,
+    weights: &[f32],
 ) -> Result<Vec<f32>, SimError> {
     let (n, k, a) = (request.samples, request.steps, spec.action_dim);
     if worlds.as_ref().is_none_or(|env| env.num_envs() < n) {
@@ -84,8 +109,9 @@ fn simulate(
     }
     let env = worlds.as_mut().expect("built above");
     let s = spec.latent_dim;
-    for (world, state) in request.states.chunks_exact(s).enumerate() {
-        env.restore_state(world, state)?;
+    for (world, latent) in request.states.chunks_exact(s).enumerate() {
+        let state: Vec<f32> = latent.iter().zip(weights).map(|(v, w)| v / w).collect();
+        env.restore_state(world, &state)?;
     }
     let neutral: Vec<f32> = scene
         .action_space
@@ -112,7 +138,10 @@ fn simulate(
         }
         for world in 0..n {
             let state = &env.sim().slot(world).expect("reset").observation.state;
-            out[(world * k + step) * s..][..s].copy_from_slice(state);
+            let latent = out[(world * k + step) * s..][..s].iter_mut();
+            for ((value, w), x) in latent.zip(weights).zip(state) {
+                *value = x * w;
+            }
         }
     }
     Ok(out)
@@ -128,7 +157,9 @@ impl<B: Backend> LatentModel<B> for SimulatorModel<B> {
     }
 
     fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError> {
-        state_latents(observations, &self.components, &self.device)
+        let states = state_latents::<B>(observations, &self.components, &self.device)?; // [N, S]
+        let weights = Tensor::<B, 1>::from_floats(self.weights.as_slice(), &self.device);
+        Ok(states * weights.unsqueeze_dim(0))
     }
 
     fn rollout(

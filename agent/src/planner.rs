@@ -50,6 +50,8 @@ pub struct Bounds {
     pub low: Vec<f32>,
     /// Upper bound per component.
     pub high: Vec<f32>,
+    /// Components of one simulator action (`A`).
+    pub action_dim: usize,
 }
 
 impl Bounds {
@@ -58,6 +60,7 @@ impl Bounds {
         Bounds {
             low: low.repeat(frameskip),
             high: high.repeat(frameskip),
+            action_dim: low.len(),
         }
     }
 
@@ -101,7 +104,7 @@ pub fn build_planner<B: AutodiffBackend>(
 ) -> Box<dyn Planner<B>> {
     match &config.planner {
         PlannerConfig::Gradient(c) => {
-            Box::new(GradientPlanner::new(c.clone(), config.energy, bounds, seed))
+            Box::new(GradientPlanner::new(c.clone(), config, bounds, seed))
         }
         _ => sampling_planner(config, bounds, seed).expect("not the gradient planner"),
     }
@@ -114,18 +117,8 @@ pub fn sampling_planner<B: Backend>(
     seed: u64,
 ) -> Option<Box<dyn Planner<B>>> {
     match &config.planner {
-        PlannerConfig::Cem(c) => Some(Box::new(CemPlanner::new(
-            c.clone(),
-            config.energy,
-            bounds,
-            seed,
-        ))),
-        PlannerConfig::Mppi(c) => Some(Box::new(MppiPlanner::new(
-            c.clone(),
-            config.energy,
-            bounds,
-            seed,
-        ))),
+        PlannerConfig::Cem(c) => Some(Box::new(CemPlanner::new(c.clone(), config, bounds, seed))),
+        PlannerConfig::Mppi(c) => Some(Box::new(MppiPlanner::new(c.clone(), config, bounds, seed))),
         PlannerConfig::Gradient(_) => None,
     }
 }
@@ -139,16 +132,25 @@ struct Search {
     rng: ChaCha8Rng,
     /// The previous plan's sequence `[horizon, M]`.
     previous: Option<Vec<f32>>,
+    /// Noise draws per model step: `A` when a model step's simulator actions share their
+    /// noise (`hold_actions`), `M` otherwise.
+    draws_per_step: usize,
 }
 
 impl Search {
-    fn new(energy: Energy, bounds: Bounds, horizon: usize, seed: u64) -> Self {
+    fn new(config: &AgentConfig, bounds: Bounds, seed: u64) -> Self {
+        let draws_per_step = if config.hold_actions {
+            bounds.action_dim
+        } else {
+            bounds.dim()
+        };
         Search {
-            energy,
+            energy: config.energy,
             bounds,
-            horizon,
+            horizon: config.planner.horizon(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             previous: None,
+            draws_per_step,
         }
     }
 
@@ -177,11 +179,18 @@ impl Search {
         sequence
     }
 
-    /// `base` plus Gaussian noise of `scale` half-ranges, clamped to the bounds.
+    /// `base` plus Gaussian noise of `scale` half-ranges, clamped to the bounds. With held
+    /// actions, the simulator actions of a model step share one draw per component.
     fn perturb(&mut self, base: &[f32], scale: &[f32], out: &mut Vec<f32>) {
         let m = self.bounds.dim();
+        let mut draws = vec![0f32; self.draws_per_step];
         for (j, (&mean, &std)) in base.iter().zip(scale).enumerate() {
-            let noise: f32 = StandardNormal.sample(&mut self.rng);
+            if j % m == 0 {
+                for draw in &mut draws {
+                    *draw = StandardNormal.sample(&mut self.rng);
+                }
+            }
+            let noise = draws[j % m % draws.len()];
             out.push(self.bounds.clamp(j % m, mean + std * noise));
         }
     }
@@ -293,9 +302,10 @@ pub struct CemPlanner {
 }
 
 impl CemPlanner {
-    /// A CEM planner within `bounds`, seeded.
-    pub fn new(config: CemConfig, energy: Energy, bounds: Bounds, seed: u64) -> Self {
-        let search = Search::new(energy, bounds, config.horizon, seed);
+    /// A CEM planner within `bounds`, seeded; `agent` (whose planner `config` is) gives
+    /// the energy and the sampling.
+    pub fn new(config: CemConfig, agent: &AgentConfig, bounds: Bounds, seed: u64) -> Self {
+        let search = Search::new(agent, bounds, seed);
         CemPlanner { config, search }
     }
 }
@@ -341,9 +351,10 @@ pub struct MppiPlanner {
 }
 
 impl MppiPlanner {
-    /// An MPPI planner within `bounds`, seeded.
-    pub fn new(config: MppiConfig, energy: Energy, bounds: Bounds, seed: u64) -> Self {
-        let search = Search::new(energy, bounds, config.horizon, seed);
+    /// An MPPI planner within `bounds`, seeded; `agent` (whose planner `config` is) gives
+    /// the energy and the sampling.
+    pub fn new(config: MppiConfig, agent: &AgentConfig, bounds: Bounds, seed: u64) -> Self {
+        let search = Search::new(agent, bounds, seed);
         MppiPlanner { config, search }
     }
 }
@@ -396,9 +407,10 @@ pub struct GradientPlanner {
 }
 
 impl GradientPlanner {
-    /// A gradient planner within `bounds`, seeded.
-    pub fn new(config: GradientConfig, energy: Energy, bounds: Bounds, seed: u64) -> Self {
-        let search = Search::new(energy, bounds, config.horizon, seed);
+    /// A gradient planner within `bounds`, seeded; `agent` (whose planner `config` is) gives
+    /// the energy and the sampling.
+    pub fn new(config: GradientConfig, agent: &AgentConfig, bounds: Bounds, seed: u64) -> Self {
+        let search = Search::new(agent, bounds, seed);
         GradientPlanner { config, search }
     }
 }

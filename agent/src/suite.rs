@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::AgentError;
 use crate::config::{AgentConfig, PlannerConfig};
-use crate::eval::{Contender, EpisodeResult, EpisodeSpec, EvalOptions, EvalSummary, evaluate};
+use crate::eval::{
+    Contender, EpisodeResult, EpisodeSpec, EvalOptions, EvalSummary, Protocol, evaluate,
+};
 use crate::model::{JepaModel, LatentModel};
 use crate::oracle::SimulatorModel;
 use crate::planner::{Bounds, build_planner, sampling_planner};
@@ -99,6 +101,8 @@ pub struct Suite<'a> {
     pub baselines: &'a [Baseline],
     /// The start/goal pairs.
     pub episodes: &'a [EpisodeSpec],
+    /// How they were chosen; it sets the step budget.
+    pub protocol: Protocol,
     /// One subfolder per contender.
     pub out: PathBuf,
     /// Episodes (the first ones) that get a rollout GIF.
@@ -218,7 +222,7 @@ impl Suite<'_> {
         });
         let summary = evaluate(
             name,
-            self.scene,
+            &self.protocol.scene(self.scene),
             contender,
             self.episodes,
             &options,

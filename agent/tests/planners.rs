@@ -57,6 +57,7 @@ fn planners(energy: Energy) -> Vec<AgentConfig> {
         planner,
         energy,
         replan_every: 1,
+        hold_actions: false,
     })
     .collect()
 }
@@ -241,4 +242,90 @@ fn gradient_planner_refuses_a_model_without_gradients() {
         matches!(result, Err(AgentError::NotDifferentiable)),
         "{result:?}"
     );
+}
+
+/// A model that records every candidate sequence it is asked to imagine.
+struct Recording {
+    inner: LinearModel<B>,
+    candidates: std::sync::Mutex<Vec<Vec<f32>>>,
+}
+
+impl LatentModel<B> for Recording {
+    fn spec(&self) -> prefrontal_agent::LatentSpec {
+        self.inner.spec()
+    }
+
+    fn device(&self) -> burn::tensor::Device<B> {
+        self.inner.device()
+    }
+
+    fn encode(
+        &self,
+        observations: &[&prefrontal_sim::Observation],
+    ) -> Result<Tensor<B, 2>, AgentError> {
+        self.inner.encode(observations)
+    }
+
+    fn rollout(
+        &self,
+        history: Tensor<B, 3>,
+        actions: Tensor<B, 3>,
+    ) -> Result<Tensor<B, 3>, AgentError> {
+        let [_, k, m] = actions.dims();
+        let values = actions.clone().into_data().to_vec::<f32>().unwrap();
+        let mut candidates = self.candidates.lock().unwrap();
+        candidates.extend(values.chunks(k * m).map(<[f32]>::to_vec));
+        self.inner.rollout(history, actions)
+    }
+}
+
+/// The candidates (the mean, candidate 0, left out) of a one-iteration CEM plan with
+/// 2-component actions and frameskip 3, over 6 model steps.
+fn first_candidates(hold_actions: bool) -> Vec<Vec<f32>> {
+    let model = Recording {
+        inner: LinearModel::new(
+            [[0.1, 0.0], [0.0, 0.1]]
+                .repeat(3)
+                .iter()
+                .map(|r| r.to_vec())
+                .collect(),
+            vec![0, 1],
+            2,
+            3,
+            &Default::default(),
+        ),
+        candidates: Default::default(),
+    };
+    let config = AgentConfig {
+        planner: PlannerConfig::Cem(CemConfig {
+            samples: 100,
+            elites: 10,
+            iterations: 1,
+            horizon: 6,
+            initial_std: 0.5,
+            ..CemConfig::default()
+        }),
+        energy: Energy::default(),
+        replan_every: 1,
+        hold_actions,
+    };
+    let bounds = Bounds::tiled(&[-1.0, -1.0], &[1.0, 1.0], 3);
+    let mut planner = build_planner::<B>(&config, bounds, 5);
+    planner
+        .plan(&model, &request([0.0, 0.0], [0.5, 0.5]))
+        .unwrap();
+    let candidates = model.candidates.into_inner().unwrap();
+    candidates[1..100].to_vec()
+}
+
+#[test]
+fn held_actions_repeat_within_a_model_step() {
+    let same_within_steps = |c: &Vec<f32>| {
+        c.chunks(6)
+            .all(|step| step.chunks(2).all(|action| action == &step[..2]))
+    };
+    let held = first_candidates(true);
+    assert!(held.iter().all(same_within_steps));
+    assert!(held.windows(2).all(|pair| pair[0] != pair[1]));
+    assert!(!first_candidates(false).iter().any(same_within_steps));
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
+use prefrontal_agent::eval::Protocol;
 use prefrontal_agent::{AgentConfig, Baseline};
 use prefrontal_config::{ConfigError, RonConfig, parse_ron};
 use prefrontal_sim::policy::PolicyKind;
@@ -191,6 +192,9 @@ pub struct TrainingStage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvaluationConfig {
+    /// How goals are chosen and the step budget: `RandomGoal` or
+    /// `TrajectoryOffset(offset: 25, budget: 50)`.
+    pub protocol: Protocol,
     /// Start/goal pairs, the same for the agent and every baseline.
     pub episodes: usize,
     /// Seed of the episode sequence (plus the run seed's offset).
@@ -208,6 +212,7 @@ pub struct EvaluationConfig {
 impl Default for EvaluationConfig {
     fn default() -> Self {
         EvaluationConfig {
+            protocol: Protocol::RandomGoal,
             episodes: 20,
             seed: 1000,
             min_distance: 0.0,
@@ -366,6 +371,10 @@ impl Experiment {
             return fail("training.steps", "must be at least 1".into());
         }
         let evaluation = &self.evaluation;
+        evaluation
+            .protocol
+            .validate()
+            .map_err(|message| ("evaluation.protocol".to_owned(), message))?;
         if evaluation.episodes == 0 {
             return fail("evaluation.episodes", "must be at least 1".into());
         }

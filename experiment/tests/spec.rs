@@ -243,3 +243,24 @@ fn a_baseline_listed_twice_is_refused_wherever_it_repeats() {
         "{error}"
     );
 }
+
+#[test]
+fn the_evaluation_protocol_is_read_and_checked() {
+    use prefrontal_agent::eval::Protocol;
+    let default = load(BY_PATH, &[]).unwrap();
+    assert_eq!(default.evaluation.protocol, Protocol::RandomGoal);
+    let offset = BY_PATH.replace(
+        "seeds: [0, 3],",
+        "evaluation: (protocol: TrajectoryOffset(offset: 25, budget: 50)),\n    seeds: [0, 3],",
+    );
+    assert_eq!(
+        load(&offset, &[]).unwrap().evaluation.protocol,
+        Protocol::PAPERS
+    );
+    let zero = offset.replace("offset: 25", "offset: 0");
+    let error = load(&zero, &[]).unwrap_err().to_string();
+    assert!(
+        error.contains("evaluation.protocol") && error.contains("offset must be at least 1"),
+        "{error}"
+    );
+}

@@ -11,13 +11,14 @@ use bevy::transform::TransformPlugin;
 use bevy::transform::components::Transform;
 use bevy::window::{ExitCondition, WindowPlugin};
 
+use crate::kinematics::Configuration;
 use crate::observation::Observation;
 use crate::render::{
     Frame, PoseOverrides, Readback, RenderError, RenderOptions, RenderTargets, SimRenderPlugin,
     TileCamera,
 };
 use crate::scene::Scene;
-use crate::task::{Goal, SamplingError, episode_seed};
+use crate::task::{Episode, Goal, SamplingError, episode_seed};
 use crate::world::{ActionError, SimPlugin, SimWorlds, despawn_worlds, restore_state, spawn_world};
 use bevy_rapier3d::prelude::Velocity;
 
@@ -467,27 +468,49 @@ impl VecEnv {
         }
         let all: Vec<(usize, u64)> = seeds.iter().copied().enumerate().collect();
         self.rebuild(&all)?;
-        for (env, &seed) in seeds.iter().enumerate() {
-            self.episodes[env] = Some(EpisodeState {
-                reset_seed: seed,
-                episodes: 0,
-                over: false,
-            });
-        }
-        Ok((0..self.num_envs())
-            .map(|env| self.current(env, false))
+        Ok(all
+            .into_iter()
+            .map(|(env, seed)| self.started(env, seed))
             .collect())
     }
 
     /// Resets environment `env` alone.
     pub fn reset_env(&mut self, env: usize, seed: u64) -> Result<(Observation, Info), SimError> {
         self.rebuild(&[(env, seed)])?;
+        Ok(self.started(env, seed))
+    }
+
+    /// Resets environment `env` into a given episode (start and goal), e.g. one whose goal
+    /// an evaluation protocol chose; its seed seeds what auto-reset samples next.
+    pub fn reset_to(
+        &mut self,
+        env: usize,
+        episode: Episode,
+    ) -> Result<(Observation, Info), SimError> {
+        if env >= self.num_envs() {
+            return Err(SimError::NotReset(env));
+        }
+        let seed = episode.seed;
+        self.spawn(vec![(env, episode)]);
+        Ok(self.started(env, seed))
+    }
+
+    /// Marks environment `env` as running its first episode since a reset with `seed`.
+    fn started(&mut self, env: usize, seed: u64) -> (Observation, Info) {
         self.episodes[env] = Some(EpisodeState {
             reset_seed: seed,
             episodes: 0,
             over: false,
         });
-        Ok(self.current(env, false))
+        self.current(env, false)
+    }
+
+    /// The configuration environment `env`'s world is in now (placements of its free
+    /// bodies and angles of its joints), e.g. to make it a goal.
+    pub fn configuration(&self, env: usize) -> Result<Configuration, SimError> {
+        let sim = self.sim();
+        let slot = sim.slot(env).ok_or(SimError::NotReset(env))?;
+        Ok(sim.kinematics().configuration(&self.scene, &slot.poses))
     }
 
     /// Samples every episode first, then despawns all old worlds, then spawns the new ones:
@@ -496,9 +519,18 @@ impl VecEnv {
         let sim = self.sim();
         let episodes = resets
             .iter()
-            .map(|&(_, seed)| crate::task::sample_episode(sim.scene(), sim.kinematics(), seed))
+            .map(|&(env, seed)| {
+                crate::task::sample_episode(sim.scene(), sim.kinematics(), seed).map(|e| (env, e))
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let indices: Vec<usize> = resets.iter().map(|&(env, _)| env).collect();
+        self.spawn(episodes);
+        Ok(())
+    }
+
+    /// Despawns the worlds of `episodes` and spawns them anew in their episodes.
+    fn spawn(&mut self, episodes: Vec<(usize, Episode)>) {
+        let indices: Vec<usize> = episodes.iter().map(|&(env, _)| env).collect();
+        let episodes = episodes.into_iter().map(|(_, episode)| episode);
         let world = self.app.world_mut();
         despawn_worlds(world, &indices);
         for (&env, episode) in indices.iter().zip(episodes) {
@@ -508,7 +540,6 @@ impl VecEnv {
             let frames = self.render_now();
             self.attach_frames(frames, &indices);
         }
-        Ok(())
     }
 
     fn current(&self, env: usize, action_clipped: bool) -> (Observation, Info) {

@@ -8,7 +8,7 @@ use std::f32::consts::PI;
 use bevy::math::{EulerRot, Quat, Vec3};
 use bevy::transform::components::Transform;
 
-use crate::scene::{JointKind, Scene};
+use crate::scene::{BodyKind, JointKind, Scene};
 
 /// A horizontal placement of a free body.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -172,6 +172,39 @@ impl Kinematics {
             poses[link.child] = Transform::from_translation(translation).with_rotation(rotation);
         }
         poses
+    }
+
+    /// The configuration of a world whose bodies are at `poses`: a placement for every
+    /// dynamic body that no joint moves, and the angle of every revolute joint. Its
+    /// [`Kinematics::poses`] are `poses` for planar worlds (heights stay as built).
+    pub fn configuration(&self, scene: &Scene, poses: &[Transform]) -> Configuration {
+        let bodies = scene
+            .bodies
+            .iter()
+            .enumerate()
+            .filter(|(body, spec)| {
+                spec.kind == BodyKind::Dynamic && self.chain.iter().all(|l| l.child != *body)
+            })
+            .map(|(body, _)| {
+                let pose = poses[body];
+                Placement {
+                    body,
+                    x: pose.translation.x,
+                    z: pose.translation.z,
+                    yaw: yaw_of(pose.rotation * self.built[body].rotation.inverse()),
+                }
+            })
+            .collect();
+        let joints = self
+            .chain
+            .iter()
+            .filter(|link| link.axis.is_some())
+            .map(|link| {
+                let (parent, child) = (poses[link.parent].rotation, poses[link.child].rotation);
+                (link.joint, self.joint_angle(link.joint, parent, child))
+            })
+            .collect();
+        Configuration { bodies, joints }
     }
 
     /// Angle of a revolute joint given the rotations of its parent and child, in `(-π, π]`.

@@ -5,9 +5,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::env::{Action, BoxSpace};
+use crate::env::{Action, BoxSpace, SimError, VecEnv};
 use crate::kinematics::wrap_angle;
 use crate::scene::Actuator;
+use crate::task::{Episode, Goal};
 use crate::world::SimWorlds;
 
 /// Independent uniform actions within the action space's bounds, seeded.
@@ -90,6 +91,34 @@ impl PolicyKind {
             PolicyKind::Scripted => "scripted",
         }
     }
+}
+
+/// The episode that starts as episode `seed` of world 0 of `env` and whose goal is where
+/// the scripted controller has taken that world `offset` steps later (the papers'
+/// trajectory-offset goals), with the actions it took: replaying them from the start
+/// reaches the goal. Leaves world 0 at the goal, its episodes ending as usual.
+pub fn offset_episode(
+    env: &mut VecEnv,
+    seed: u64,
+    offset: u32,
+) -> Result<(Episode, Vec<Action>), SimError> {
+    env.reset_env(0, seed)?;
+    let start = env.sim().slot(0).expect("reset").episode.start.clone();
+    let mut policy = Policy::new(PolicyKind::Scripted, &env.action_space(), seed);
+    let mut actions = Vec::with_capacity(offset as usize);
+    env.set_endless(true);
+    let stepped = (0..offset).try_for_each(|_| -> Result<(), SimError> {
+        let action = policy.act(env.sim(), 0);
+        env.step(std::slice::from_ref(&action))?;
+        actions.push(action);
+        Ok(())
+    });
+    env.set_endless(false);
+    stepped?;
+    let sim = env.sim();
+    let configuration = env.configuration(0)?;
+    let goal = Goal::at(sim.scene(), sim.kinematics(), configuration);
+    Ok((Episode { seed, start, goal }, actions))
 }
 
 /// Distance (m) behind the pushed body where a scripted pusher lines up.

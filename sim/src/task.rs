@@ -30,6 +30,17 @@ pub struct Goal {
     pub targets: Vec<TargetPose>,
 }
 
+impl Goal {
+    /// The goal of bringing the world into `configuration`.
+    pub fn at(scene: &Scene, kinematics: &Kinematics, configuration: Configuration) -> Goal {
+        let targets = target_poses(scene, &kinematics.poses(&configuration));
+        Goal {
+            configuration,
+            targets,
+        }
+    }
+}
+
 /// A sampled episode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Episode {
@@ -147,11 +158,7 @@ pub fn sample_episode(
         if !separated(&configuration, task.min_body_separation) {
             continue;
         }
-        let targets = target_poses(scene, &kinematics.poses(&configuration));
-        let goal = Goal {
-            configuration,
-            targets,
-        };
+        let goal = Goal::at(scene, kinematics, configuration);
         if progress(scene, &goal, &start_poses).distance >= task.min_goal_distance {
             return Ok(Episode { seed, start, goal });
         }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use prefrontal_sim::policy::RandomPolicy;
+use prefrontal_sim::policy::{RandomPolicy, offset_episode};
 use prefrontal_sim::world::ActionError;
 use prefrontal_sim::{Action, Env, Observation, Scene, SceneError, SimError, Step, VecEnv};
 
@@ -305,6 +305,42 @@ fn reach_is_solved_by_a_privileged_controller() {
             env.step(&Action(vec![0.0, 0.0])),
             Err(SimError::EpisodeOver(0))
         ));
+    }
+}
+
+#[test]
+fn trajectory_offset_goals_are_reached_by_replaying_the_scripted_actions() {
+    for name in TASKS {
+        let scene = scene(name);
+        let mut env = VecEnv::new(scene.clone(), 1).unwrap();
+        for seed in 0..8 {
+            let (episode, actions) = offset_episode(&mut env, seed, 25).unwrap();
+            assert_eq!(actions.len(), 25);
+            let (_, info) = env.reset_to(0, episode.clone()).unwrap();
+            assert_eq!(info.seed, seed);
+            // Replayed without ending at success, the actions bring the world exactly to
+            // where the controller was.
+            env.set_endless(true);
+            let mut last = None;
+            for action in &actions {
+                last = Some(env.step(std::slice::from_ref(action)).unwrap().remove(0));
+            }
+            env.set_endless(false);
+            let info = last.unwrap().info;
+            assert!(
+                info.success && info.distance < 1e-3,
+                "{name} seed {seed}: replaying ends {} m from the goal",
+                info.distance
+            );
+            // The goal is the world's state along the trajectory, not the task's own goal.
+            let sampled = prefrontal_sim::task::sample_episode(
+                &scene,
+                &prefrontal_sim::kinematics::Kinematics::new(&scene),
+                seed,
+            )
+            .unwrap();
+            assert_eq!(episode.start, sampled.start);
+        }
     }
 }
 

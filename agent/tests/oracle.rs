@@ -1,0 +1,117 @@
+//! The planner itself, with the simulator as its model (the oracle): on `two_rooms` it
+//! must find the door, which a one-step (greedy) planner does not.
+
+use std::sync::Arc;
+
+use burn::backend::Flex;
+use prefrontal_agent::eval::{
+    Contender, EvalOptions, EvalSummary, Protocol, evaluate, pick_episodes,
+};
+use prefrontal_agent::{AgentConfig, Bounds, RonConfig, SimulatorModel, sampling_planner};
+use prefrontal_sim::{RenderOptions, Scene};
+
+type B = Flex;
+
+const FRAMESKIP: usize = 5;
+
+fn two_rooms() -> Scene {
+    Scene::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenes/two_rooms.scene.ron"
+    ))
+    .unwrap()
+}
+
+fn run(scene: &Scene, config: &AgentConfig, episodes: usize, out: &std::path::Path) -> EvalSummary {
+    let model = Arc::new(SimulatorModel::<B>::new(
+        Arc::new(scene.clone()),
+        FRAMESKIP,
+        &Default::default(),
+    ));
+    let (low, high) = (&scene.action_space.low, &scene.action_space.high);
+    let planner = sampling_planner::<B>(config, Bounds::tiled(low, high, FRAMESKIP), 0).unwrap();
+    let contender = Contender::Agent {
+        model,
+        config: config.clone(),
+        planner,
+    };
+    let picked = pick_episodes(
+        scene,
+        episodes,
+        7,
+        (0.0, f32::INFINITY),
+        Protocol::RandomGoal,
+    )
+    .unwrap();
+    let options = EvalOptions {
+        render: RenderOptions {
+            camera: None,
+            resolution: Some((32, 32)),
+        },
+        out: out.to_owned(),
+        gifs: std::env::var("ORACLE_GIFS").map_or(0, |v| v.parse().unwrap()),
+    };
+    evaluate("oracle", scene, contender, &picked, &options, |_| {}).unwrap()
+}
+
+/// The planner of `configs/two_rooms.agent.ron`.
+fn configured() -> AgentConfig {
+    AgentConfig::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/two_rooms.agent.ron"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn the_planner_passes_the_door_where_a_greedy_step_does_not() {
+    let scene = two_rooms();
+    let out = tempfile::tempdir().unwrap();
+    let config = configured();
+    let greedy = AgentConfig {
+        planner: config.planner.clone().with_horizon(1),
+        replan_every: 1,
+        ..config.clone()
+    };
+    let episodes = 20;
+    let planned = run(&scene, &config, episodes, &out.path().join("planner"));
+    let greedy = run(&scene, &greedy, episodes, &out.path().join("greedy"));
+    // Start and goal lie in opposite rooms: success means the door was passed.
+    assert!(
+        planned.success_rate >= 0.9,
+        "the planner reached {} of {episodes} goals",
+        planned.successes
+    );
+    assert!(
+        greedy.success_rate < 0.5,
+        "greedy reached {} of {episodes} goals",
+        greedy.successes
+    );
+}
+
+/// Tuning aid: `ORACLE_SWEEP='(planner: …)|(planner: …)' cargo test --test oracle sweep --
+/// --ignored --nocapture` runs each agent config on `ORACLE_EPISODES` episodes.
+#[test]
+#[ignore]
+fn sweep() {
+    let scene = two_rooms();
+    let out = std::path::PathBuf::from(std::env::var("ORACLE_OUT").unwrap());
+    let episodes = std::env::var("ORACLE_EPISODES").map_or(20, |v| v.parse().unwrap());
+    for (i, text) in std::env::var("ORACLE_SWEEP")
+        .unwrap()
+        .split('|')
+        .enumerate()
+    {
+        let config: AgentConfig = ron::from_str(text).unwrap();
+        let start = std::time::Instant::now();
+        let summary = run(&scene, &config, episodes, &out.join(i.to_string()));
+        println!(
+            "SWEEP {text}: {}/{} steps {:?} plan_ms {:.0} ({:.0} s)",
+            summary.successes,
+            summary.episodes,
+            summary.steps_to_success,
+            summary.plan_ms,
+            start.elapsed().as_secs_f64()
+        );
+    }
+}
