@@ -527,7 +527,7 @@ fn report_stage(plan: &Plan, layout: &RunLayout, seed: u64, log: &StageLog) -> R
                 "{}, start-to-goal distance in [{distance_low}, {distance_high}]",
                 e.evaluation.protocol.describe(&plan.scene)
             ),
-            step_limit: e.evaluation.protocol.scene(&plan.scene).task.max_steps,
+            step_limit: e.evaluation.protocol.budget(&plan.scene),
         },
         agent: e.agent.planner.name().to_owned(),
         contenders,

@@ -43,11 +43,20 @@ impl Protocol {
         budget: 50,
     };
 
+    /// Simulator steps an episode of `scene` may take.
+    pub fn budget(&self, scene: &Scene) -> u32 {
+        match *self {
+            Protocol::RandomGoal => scene.task.max_steps,
+            Protocol::TrajectoryOffset { budget, .. } => budget,
+        }
+    }
+
     /// How the protocol is named in tables, with its settings.
     pub fn describe(&self, scene: &Scene) -> String {
+        let budget = self.budget(scene);
         match self {
-            Protocol::RandomGoal => format!("random-goal, budget {}", scene.task.max_steps),
-            Protocol::TrajectoryOffset { offset, budget } => {
+            Protocol::RandomGoal => format!("random-goal, budget {budget}"),
+            Protocol::TrajectoryOffset { offset, .. } => {
                 format!("trajectory-offset k = {offset}, budget {budget}")
             }
         }
@@ -55,11 +64,9 @@ impl Protocol {
 
     /// The scene episodes run in: `scene` with the protocol's budget as its step limit.
     pub fn scene(&self, scene: &Scene) -> Scene {
-        let mut scene = scene.clone();
-        if let Protocol::TrajectoryOffset { budget, .. } = *self {
-            scene.task.max_steps = budget;
-        }
-        scene
+        let mut budgeted = scene.clone();
+        budgeted.task.max_steps = self.budget(scene);
+        budgeted
     }
 
     /// Checks settings the type allows but an evaluation cannot use.
@@ -109,16 +116,17 @@ pub fn pick_episodes(
             break;
         }
         let episode_seed = episode_seed(seed, k);
-        let episode = match protocol {
+        let (episode, info) = match protocol {
             Protocol::RandomGoal => {
-                env.reset_env(0, episode_seed)?;
-                env.sim().slot(0).expect("reset").episode.clone()
+                let (_, info) = env.reset_env(0, episode_seed)?;
+                (env.sim().slot(0).expect("reset").episode.clone(), info)
             }
             Protocol::TrajectoryOffset { offset, .. } => {
-                offset_episode(&mut env, episode_seed, offset)?.0
+                let episode = offset_episode(&mut env, episode_seed, offset)?.0;
+                let (_, info) = env.reset_to(0, episode.clone())?;
+                (episode, info)
             }
         };
-        let (_, info) = env.reset_to(0, episode.clone())?;
         if !info.success && (distance.0..=distance.1).contains(&info.distance) {
             picked.push(EpisodeSpec {
                 index: picked.len(),

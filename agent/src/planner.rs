@@ -103,9 +103,13 @@ pub fn build_planner<B: AutodiffBackend>(
     seed: u64,
 ) -> Box<dyn Planner<B>> {
     match &config.planner {
-        PlannerConfig::Gradient(c) => {
-            Box::new(GradientPlanner::new(c.clone(), config, bounds, seed))
-        }
+        PlannerConfig::Gradient(c) => Box::new(GradientPlanner::new(
+            c.clone(),
+            config.energy,
+            config.hold_actions,
+            bounds,
+            seed,
+        )),
         _ => sampling_planner(config, bounds, seed).expect("not the gradient planner"),
     }
 }
@@ -117,8 +121,20 @@ pub fn sampling_planner<B: Backend>(
     seed: u64,
 ) -> Option<Box<dyn Planner<B>>> {
     match &config.planner {
-        PlannerConfig::Cem(c) => Some(Box::new(CemPlanner::new(c.clone(), config, bounds, seed))),
-        PlannerConfig::Mppi(c) => Some(Box::new(MppiPlanner::new(c.clone(), config, bounds, seed))),
+        PlannerConfig::Cem(c) => Some(Box::new(CemPlanner::new(
+            c.clone(),
+            config.energy,
+            config.hold_actions,
+            bounds,
+            seed,
+        ))),
+        PlannerConfig::Mppi(c) => Some(Box::new(MppiPlanner::new(
+            c.clone(),
+            config.energy,
+            config.hold_actions,
+            bounds,
+            seed,
+        ))),
         PlannerConfig::Gradient(_) => None,
     }
 }
@@ -138,16 +154,16 @@ struct Search {
 }
 
 impl Search {
-    fn new(config: &AgentConfig, bounds: Bounds, seed: u64) -> Self {
-        let draws_per_step = if config.hold_actions {
+    fn new(energy: Energy, hold_actions: bool, bounds: Bounds, horizon: usize, seed: u64) -> Self {
+        let draws_per_step = if hold_actions {
             bounds.action_dim
         } else {
             bounds.dim()
         };
         Search {
-            energy: config.energy,
+            energy,
             bounds,
-            horizon: config.planner.horizon(),
+            horizon,
             rng: ChaCha8Rng::seed_from_u64(seed),
             previous: None,
             draws_per_step,
@@ -302,10 +318,15 @@ pub struct CemPlanner {
 }
 
 impl CemPlanner {
-    /// A CEM planner within `bounds`, seeded; `agent` (whose planner `config` is) gives
-    /// the energy and the sampling.
-    pub fn new(config: CemConfig, agent: &AgentConfig, bounds: Bounds, seed: u64) -> Self {
-        let search = Search::new(agent, bounds, seed);
+    /// A CEM planner within `bounds`, seeded; `hold_actions` as in [`AgentConfig`].
+    pub fn new(
+        config: CemConfig,
+        energy: Energy,
+        hold_actions: bool,
+        bounds: Bounds,
+        seed: u64,
+    ) -> Self {
+        let search = Search::new(energy, hold_actions, bounds, config.horizon, seed);
         CemPlanner { config, search }
     }
 }
@@ -351,10 +372,15 @@ pub struct MppiPlanner {
 }
 
 impl MppiPlanner {
-    /// An MPPI planner within `bounds`, seeded; `agent` (whose planner `config` is) gives
-    /// the energy and the sampling.
-    pub fn new(config: MppiConfig, agent: &AgentConfig, bounds: Bounds, seed: u64) -> Self {
-        let search = Search::new(agent, bounds, seed);
+    /// An MPPI planner within `bounds`, seeded; `hold_actions` as in [`AgentConfig`].
+    pub fn new(
+        config: MppiConfig,
+        energy: Energy,
+        hold_actions: bool,
+        bounds: Bounds,
+        seed: u64,
+    ) -> Self {
+        let search = Search::new(energy, hold_actions, bounds, config.horizon, seed);
         MppiPlanner { config, search }
     }
 }
@@ -407,10 +433,15 @@ pub struct GradientPlanner {
 }
 
 impl GradientPlanner {
-    /// A gradient planner within `bounds`, seeded; `agent` (whose planner `config` is) gives
-    /// the energy and the sampling.
-    pub fn new(config: GradientConfig, agent: &AgentConfig, bounds: Bounds, seed: u64) -> Self {
-        let search = Search::new(agent, bounds, seed);
+    /// A gradient planner within `bounds`, seeded; `hold_actions` as in [`AgentConfig`].
+    pub fn new(
+        config: GradientConfig,
+        energy: Energy,
+        hold_actions: bool,
+        bounds: Bounds,
+        seed: u64,
+    ) -> Self {
+        let search = Search::new(energy, hold_actions, bounds, config.horizon, seed);
         GradientPlanner { config, search }
     }
 }
