@@ -279,6 +279,7 @@ fn synthetic_spec(size: usize) -> DataSpec {
         width: size,
         action_dim: 2,
         proprio_dim: 4,
+        proprio_names: Vec::new(),
         state_names: Vec::new(),
     }
 }

@@ -21,8 +21,8 @@ use crate::plugin::{AgentMode, AgentPlugin, Agents};
 /// How an evaluation's goals are chosen and how many steps an episode gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Protocol {
-    /// The task samples start and goal (two_rooms: always in opposite rooms); the budget
-    /// is the task's step limit.
+    /// The task samples start and goal (two_rooms: in opposite rooms); the budget is the
+    /// task's step limit.
     #[default]
     RandomGoal,
     /// The goal is where the scripted controller takes the world `offset` simulator steps

@@ -76,6 +76,10 @@ fn the_planner_passes_the_door_where_a_greedy_step_does_not() {
     let episodes = 20;
     let planned = run(&scene, &config, episodes, &out.path().join("planner"));
     let greedy = run(&scene, &greedy, episodes, &out.path().join("greedy"));
+    eprintln!(
+        "planner {}/{episodes}, greedy {}/{episodes}",
+        planned.successes, greedy.successes
+    );
     // Start and goal lie in opposite rooms: success means the door was passed.
     assert!(
         planned.success_rate >= 0.9,

@@ -34,6 +34,10 @@ pub struct ModelConfig {
     pub frameskip: usize,
     /// Fuse proprioception into each latent at encoding time.
     pub use_proprio: bool,
+    /// With `use_proprio`, fuse the velocity components too (`*.vx`, `*.vz`, `*.rate`).
+    /// `false` fuses positions and angles only: the history of latents still shows how fast
+    /// things move, and a goal at rest does not charge a plan for moving fast on its way.
+    pub fuse_velocities: bool,
 }
 
 impl Default for ModelConfig {
@@ -46,6 +50,7 @@ impl Default for ModelConfig {
             history: 3,
             frameskip: 5,
             use_proprio: false,
+            fuse_velocities: true,
         }
     }
 }
@@ -262,6 +267,12 @@ impl RonConfig for WorldModelConfig {
         positive("model.latent_dim", m.latent_dim)?;
         positive("model.history", m.history)?;
         positive("model.frameskip", m.frameskip)?;
+        if !m.fuse_velocities && !m.use_proprio {
+            return Err((
+                "model.fuse_velocities",
+                "false chooses which proprioception to fuse; it needs use_proprio: true".to_owned(),
+            ));
+        }
         positive("training.batch_size", t.batch_size)?;
         match &m.encoder {
             EncoderConfig::Cnn { channels } => {

@@ -24,6 +24,10 @@ pub struct DataSpec {
     pub action_dim: usize,
     /// Proprioception width P.
     pub proprio_dim: usize,
+    /// Names of the proprioception components (`body.x`, `body.vx`, `joint.rate`, …);
+    /// empty in checkpoints written before they were recorded.
+    #[serde(default)]
+    pub proprio_names: Vec<String>,
     /// Names of the privileged state components.
     pub state_names: Vec<String>,
 }
@@ -37,6 +41,7 @@ impl DataSpec {
             width: header.frame.width as usize,
             action_dim: header.action.names.len(),
             proprio_dim: header.proprio_names.len(),
+            proprio_names: header.proprio_names.clone(),
             state_names: header.state_names.clone(),
         }
     }

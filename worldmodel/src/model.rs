@@ -11,7 +11,7 @@ use burn::nn::{
 };
 use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, Distribution, Tensor};
+use burn::tensor::{Bool, Distribution, Int, Tensor, TensorData};
 
 use crate::config::{EncoderConfig, ModelConfig, PredictorConfig};
 use crate::data::DataSpec;
@@ -182,9 +182,27 @@ fn zero_linear<B: Backend>(input: usize, output: usize, device: &B::Device) -> L
 pub struct WorldModel<B: Backend> {
     encoder: Encoder<B>,
     proprio: Option<Linear<B>>,
+    /// The proprioception columns `proprio` reads (all, or positions and angles only).
+    #[module(skip)]
+    proprio_columns: Vec<usize>,
     projector: Option<Projector<B>>,
     predictor: Predictor<B>,
     history: usize,
+}
+
+/// Whether a proprioception component is a velocity, by the simulator's names: `body.vx`,
+/// `body.vz` of a planar-driven body, `joint.rate` of a driven joint.
+fn is_velocity(name: &str) -> bool {
+    [".vx", ".vz", ".rate"].iter().any(|s| name.ends_with(s))
+}
+
+/// The proprioception columns a model with `config` fuses.
+fn fused_columns(config: &ModelConfig, spec: &DataSpec) -> Vec<usize> {
+    (0..spec.proprio_dim)
+        .filter(|&i| {
+            config.fuse_velocities || spec.proprio_names.get(i).is_none_or(|n| !is_velocity(n))
+        })
+        .collect()
 }
 
 impl<B: Backend> WorldModel<B> {
@@ -284,11 +302,13 @@ impl<B: Backend> WorldModel<B> {
                 output: zero_linear(*hidden, d, device),
             }),
         };
+        let proprio_columns = fused_columns(config, spec);
         WorldModel {
             encoder,
             proprio: config
                 .use_proprio
-                .then(|| LinearConfig::new(spec.proprio_dim, d).init(device)),
+                .then(|| LinearConfig::new(proprio_columns.len(), d).init(device)),
+            proprio_columns,
             projector: config.projector.map(|hidden| Projector {
                 input: LinearConfig::new(d, hidden).init(device),
                 norm: BatchNormConfig::new(hidden).init(device),
@@ -322,6 +342,17 @@ impl<B: Backend> WorldModel<B> {
             Encoder::Vit(vit) => vit.forward(frames),
         };
         if let Some(fuse) = &self.proprio {
+            let [_, p] = proprio.dims();
+            let proprio = if self.proprio_columns.len() == p {
+                proprio
+            } else {
+                let columns = self.proprio_columns.iter().map(|&c| c as i64).collect();
+                let columns = Tensor::<B, 1, Int>::from_data(
+                    TensorData::new(columns, [self.proprio_columns.len()]),
+                    &proprio.device(),
+                );
+                proprio.select(1, columns) // [N, fused]
+            };
             z = z + fuse.forward(proprio);
         }
         match &self.projector {

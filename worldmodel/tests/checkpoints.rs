@@ -184,6 +184,13 @@ fn config_errors_name_the_file_and_the_place() {
         error.contains("model.predictor.width") && error.contains("multiple of heads"),
         "{error}"
     );
+    let error = WorldModelConfig::parse("(model: (fuse_velocities: false))", file)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("model.fuse_velocities") && error.contains("use_proprio: true"),
+        "{error}"
+    );
     let config = WorldModelConfig::parse(
         "(objective: (anti_collapse: Vicreg(variance: 1.0, covariance: 0.04)))",
         file,

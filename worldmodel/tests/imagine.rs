@@ -18,6 +18,7 @@ fn spec() -> DataSpec {
         width: SIZE,
         action_dim: 2,
         proprio_dim: 4,
+        proprio_names: Vec::new(),
         state_names: Vec::new(),
     }
 }

@@ -239,3 +239,38 @@ fn the_vit_encoder_and_mlp_predictor_train_and_roll_out() {
     let actions = Tensor::<Flex, 3>::zeros([5, 1 + 4, 8], &device);
     assert_eq!(model.rollout(history, actions).dims(), [5, 4, 32]);
 }
+
+#[test]
+fn without_fused_velocities_the_latent_ignores_them_after_a_checkpoint_round_trip() {
+    let dir = toy(4, 30);
+    let mut config = small_config(4);
+    config.model.use_proprio = true;
+    config.model.fuse_velocities = false;
+    let summary = run(&options(
+        &dir.path().join("data"),
+        &dir.path().join("run"),
+        config,
+    ))
+    .unwrap();
+    let device = Default::default();
+    let model = Checkpoint::open(&summary.checkpoint)
+        .unwrap()
+        .load_model::<Flex>(&device)
+        .unwrap();
+    let frames = Tensor::<Flex, 4>::random(
+        [1, 3, SIZE, SIZE],
+        Distribution::Uniform(-1.0, 1.0),
+        &device,
+    );
+    let encode = |proprio: [f32; 4]| {
+        let proprio = Tensor::<Flex, 1>::from_floats(proprio, &device).reshape([1, 4]);
+        model.encode(frames.clone(), proprio).into_data()
+    };
+    let at_rest = encode([0.2, -0.3, 0.0, 0.0]);
+    assert_eq!(
+        at_rest,
+        encode([0.2, -0.3, 1.5, -2.0]),
+        "velocities changed it"
+    );
+    assert_ne!(at_rest, encode([0.5, -0.3, 0.0, 0.0]), "positions did not");
+}

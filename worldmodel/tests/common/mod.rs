@@ -30,7 +30,9 @@ fn header() -> Header {
             low: vec![-1.0, -1.0],
             high: vec![1.0, 1.0],
         },
-        proprio_names: vec!["x".into(), "z".into(), "vx".into(), "vz".into()],
+        proprio_names: ["agent.x", "agent.z", "agent.vx", "agent.vz"]
+            .map(String::from)
+            .into(),
         state_names: vec![
             "agent.pos.x".into(),
             "agent.pos.y".into(),
