@@ -113,8 +113,7 @@ fn a_tiny_experiment_runs_end_to_end_then_skips_and_reruns_only_what_changed() {
     ] {
         assert!(run.join(path).exists(), "{path} is missing");
     }
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let summary = summary(&run);
     assert_eq!(summary["experiment"], "tiny");
     assert_eq!(summary["agent"], "cem");
     let names: Vec<&str> = summary["contenders"]
@@ -358,10 +357,14 @@ fn spawn(args: &[&str], output: fn() -> Stdio) -> Child {
         .unwrap()
 }
 
+/// A run seed's `summary.json`.
+fn summary(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+}
+
 /// `summary.json` without the wall-clock measurements.
 fn metrics(run: &Path) -> serde_json::Value {
-    let mut summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let mut summary = summary(run);
     summary.as_object_mut().unwrap().remove("training_wall_s");
     summary["data"].as_object_mut().unwrap().remove("dataset");
     for contender in summary["contenders"].as_array_mut().unwrap() {
@@ -567,10 +570,7 @@ fn the_two_rooms_quick_recipe_on_a_reduced_budget_beats_random() {
         "--set",
         "evaluation.gifs=0",
     ]);
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("two_rooms-quick/seed-0/summary.json")).unwrap(),
-    )
-    .unwrap();
+    let summary = summary(&dir.join("two_rooms-quick/seed-0"));
     let contender = |name: &str| {
         summary["contenders"]
             .as_array()
@@ -632,10 +632,7 @@ fn an_experiment_can_train_on_an_existing_dataset_shared_by_its_seeds() {
         let run = out.join(format!("tiny/seed-{seed}"));
         assert!(run.join("data.json").exists());
         assert!(!run.join("data").exists(), "the dataset is not copied");
-        let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap())
-                .unwrap();
-        assert_eq!(summary["data"]["episodes"], 6);
+        assert_eq!(summary(&run)["data"]["episodes"], 6);
     }
     // Appending to the shared dataset changes what was trained on: training runs again.
     run_ok(&[
