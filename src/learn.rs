@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use prefrontal_worldmodel::RonConfig;
 use prefrontal_worldmodel::{
@@ -194,6 +194,14 @@ pub fn probe_checkpoint<B: Backend>(
         checkpoint.state.step,
         device,
     );
+    // The fitted probe stays with the checkpoint: the viewer decodes imagined latents with it.
+    match &report.probe_fit {
+        Some(probe) => probe.save(&checkpoint.dir)?,
+        None => bail!(
+            "{}: the latents of the training episodes are not finite; no probe can be fitted",
+            checkpoint.dir.display()
+        ),
+    }
     Ok((report, episodes))
 }
 

@@ -7,6 +7,7 @@ mod interrupt;
 mod learn;
 mod progress;
 mod run;
+mod view;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,9 @@ enum Command {
     /// Run an experiment file: collect → train → probe → evaluate → report, per seed;
     /// finished stages with unchanged inputs are skipped, killed training resumes.
     Run(run::RunArgs),
+    /// Open a window on a scene: drive it by hand, or watch a trained agent imagine, plan
+    /// and act (--run, or --checkpoint with --agent).
+    View(view::ViewArgs),
     /// Compare finished runs: a Markdown table of their final metrics.
     Compare(run::CompareArgs),
     /// Measure throughput and print a table.
@@ -160,6 +164,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Probe(args) => learn::run_probe(&args),
         Command::Eval(args) => agent::run_eval(&args),
         Command::Run(args) => run::run_experiment(&args),
+        Command::View(args) => view::run_view(&args),
         Command::Compare(args) => run::run_compare(&args),
         Command::Bench {
             command: BenchCommand::Plan(args),

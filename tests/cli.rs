@@ -275,3 +275,89 @@ fn the_world_model_never_depends_on_bevy() {
         .collect();
     assert!(bevy.is_empty(), "prefrontal-worldmodel depends on {bevy:?}");
 }
+
+#[test]
+fn the_dataset_format_depends_on_neither_bevy_nor_burn() {
+    let graph = lock_graph();
+    let deps = reachable(&graph, "prefrontal-dataset");
+    assert!(
+        deps.contains("safetensors"),
+        "the lock file graph was not read"
+    );
+    let engines: Vec<_> = deps
+        .iter()
+        .filter(|d| d.starts_with("bevy") || d.starts_with("burn"))
+        .collect();
+    assert!(
+        engines.is_empty(),
+        "prefrontal-dataset depends on {engines:?}"
+    );
+}
+
+/// The viewer alone turns on Bevy's window features; the simulation names its render
+/// plugins (never `DefaultPlugins`, which would open a window with those features on).
+#[test]
+fn the_simulation_holds_no_window_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let workspace_bevy = manifest
+        .lines()
+        .find(|l| l.starts_with("bevy = "))
+        .expect("the workspace's bevy dependency");
+    let sim_manifest = std::fs::read_to_string(root.join("sim/Cargo.toml")).unwrap();
+    for (what, text) in [
+        ("workspace bevy", workspace_bevy),
+        ("sim/Cargo.toml", &sim_manifest),
+    ] {
+        for window in ["winit", "x11", "wayland", "egui"] {
+            assert!(!text.contains(window), "{what} mentions {window}: {text}");
+        }
+    }
+    let mut sources = vec![root.join("sim/src")];
+    while let Some(path) = sources.pop() {
+        if path.is_dir() {
+            sources.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let code = std::fs::read_to_string(&path).unwrap();
+            for window in ["winit", "DefaultPlugins", "PrimaryWindow"] {
+                assert!(
+                    !code.contains(window),
+                    "{} mentions {window}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn view_says_what_is_missing_before_opening_a_window() {
+    let view = |args: &[&str], display: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_prefrontal"));
+        command
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("DISPLAY");
+        if let Some(display) = display {
+            command.env("DISPLAY", display);
+        }
+        let out = command.output().unwrap();
+        assert!(!out.status.success(), "view {args:?} succeeded");
+        text(&out.stderr)
+    };
+    let no_display = view(&["view", "scenes/reach.scene.ron", "--frames", "1"], None);
+    assert!(
+        no_display.contains("no X display") && no_display.contains("xvfb-run"),
+        "{no_display}"
+    );
+    let not_a_run = view(&["view", "--run", "scenes"], Some(":0"));
+    assert!(
+        not_a_run.contains("scenes is not a run folder"),
+        "{not_a_run}"
+    );
+    let screenshot_alone = view(
+        &["view", "scenes/reach.scene.ron", "--screenshot", "x.png"],
+        Some(":0"),
+    );
+    assert!(screenshot_alone.contains("--frames"), "{screenshot_alone}");
+}

@@ -4,7 +4,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{collect, number_after, run_failing, run_ok, scratch, wait_for_file};
+use common::{collect, number_after, run_failing, run_ok, scratch, train, wait_for_file};
 
 #[test]
 fn training_killed_mid_run_resumes_from_its_last_checkpoint() {
@@ -87,15 +87,7 @@ fn probing_a_checkpoint_with_data_of_another_shape_is_refused() {
     let config = dir.join("tiny.ron");
     std::fs::write(&config, "(model: (encoder: Cnn(channels: [8]), latent_dim: 8, projector: None, history: 1, frameskip: 1), training: (steps: 1, batch_size: 2))").unwrap();
     let run = dir.join("run");
-    run_ok(&[
-        "train",
-        "--data",
-        &data,
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    train(&data, config.to_str().unwrap(), run.to_str().unwrap(), None);
     let message = run_failing(&[
         "probe",
         "--checkpoint",

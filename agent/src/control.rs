@@ -76,6 +76,12 @@ impl Controller {
         self.last_job = None;
     }
 
+    /// Ends the episode: no goal, no plan; `act` is not called until the next start.
+    pub fn stop_episode(&mut self) {
+        self.goal = None;
+        self.queue.clear();
+    }
+
     /// Whether an episode is running.
     pub fn has_goal(&self) -> bool {
         self.goal.is_some()
@@ -164,6 +170,11 @@ impl<B: Backend> Imagination<B> {
     /// Starts a new episode: the planner forgets its warm start and is reseeded.
     pub fn reset(&mut self, seed: u64) {
         self.planner.reset(seed);
+    }
+
+    /// Plans from now on with `planner`.
+    pub fn set_planner(&mut self, planner: Box<dyn Planner<B>>) {
+        self.planner = planner;
     }
 
     /// Encodes the job's observations and goal in one batch and plans.

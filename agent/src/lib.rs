@@ -25,7 +25,7 @@ pub use control::{Controller, Imagination, PlanJob};
 pub use model::{JepaModel, LatentModel, LatentSpec, LinearModel};
 pub use oracle::SimulatorModel;
 pub use planner::{Bounds, Plan, PlanRequest, Planner, build_planner, sampling_planner};
-pub use plugin::{AgentMode, AgentPlugin, AgentSystems, Agents};
+pub use plugin::{AgentMode, AgentPlugin, AgentSystems, Agents, PlanRecord};
 pub use prefrontal_config::RonConfig;
 pub use suite::{Baseline, Suite, SuiteEvent};
 

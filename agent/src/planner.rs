@@ -41,6 +41,10 @@ pub struct Plan {
     pub energy: f32,
     /// Candidate sequences evaluated.
     pub evaluations: usize,
+    /// Lowest energy of each iteration's candidates, first to last.
+    pub trace: Vec<f32>,
+    /// The imagined latents of the planned sequence, `[horizon, D]` row-major.
+    pub imagined: Vec<f32>,
 }
 
 /// Box bounds of one model action (`A·frameskip` components).
@@ -229,21 +233,35 @@ impl Search {
         candidates
     }
 
-    /// The plan `sequence` with its energy; it becomes the next warm start.
+    /// The plan `sequence` with its energy and imagined latents; it becomes the next warm
+    /// start.
     fn finish<B: Backend>(
         &mut self,
         model: &dyn LatentModel<B>,
         request: &PlanRequest<B>,
         sequence: Vec<f32>,
         evaluated: usize,
+        trace: Vec<f32>,
     ) -> Result<Plan, AgentError> {
-        let energy = self.evaluate(model, request, sequence.clone())?[0];
+        let device = model.device();
+        let shape = [1, self.horizon, self.bounds.dim()];
+        let tensor = Tensor::from_data(TensorData::new(sequence.clone(), shape), &device);
+        let latents = imagine(model, request, tensor)?; // [1, H, D]
+        let energy = energy_of(latents.clone(), request, self.energy).into_data();
+        let energy = energy.to_vec::<f32>().expect("energies are f32")[0];
+        check_finite(&[energy])?;
+        let imagined = latents
+            .into_data()
+            .to_vec::<f32>()
+            .expect("latents are f32");
         self.previous = Some(sequence.clone());
         Ok(Plan {
             actions: sequence,
             horizon: self.horizon,
             energy,
             evaluations: evaluated + 1,
+            trace,
+            imagined,
         })
     }
 
@@ -268,6 +286,20 @@ impl Search {
     }
 }
 
+/// The latents `[N, H, D]` imagined for candidate sequences `[N, H, M]` from the request's
+/// history.
+fn imagine<B: Backend>(
+    model: &dyn LatentModel<B>,
+    request: &PlanRequest<B>,
+    sequences: Tensor<B, 3>,
+) -> Result<Tensor<B, 3>, AgentError> {
+    model.imagine(
+        request.history.clone(),
+        request.past_actions.clone(),
+        sequences,
+    )
+}
+
 /// Energies `[N]` of candidate sequences `[N, H, M]`, imagined from the request's history.
 fn energies<B: Backend>(
     model: &dyn LatentModel<B>,
@@ -275,13 +307,20 @@ fn energies<B: Backend>(
     sequences: Tensor<B, 3>,
     energy: Energy,
 ) -> Result<Tensor<B, 1>, AgentError> {
-    let n = sequences.dims()[0];
-    let latents = model.imagine(
-        request.history.clone(),
-        request.past_actions.clone(),
-        sequences,
-    )?; // [N, H, D]
-    let [_, steps, _] = latents.dims();
+    Ok(energy_of(
+        imagine(model, request, sequences)?,
+        request,
+        energy,
+    ))
+}
+
+/// Energies `[N]` of imagined latent trajectories `[N, H, D]`.
+fn energy_of<B: Backend>(
+    latents: Tensor<B, 3>,
+    request: &PlanRequest<B>,
+    energy: Energy,
+) -> Tensor<B, 1> {
+    let [n, steps, _] = latents.dims();
     let difference = latents - request.goal.clone().unsqueeze_dim::<3>(1); // [N, H, D]
     let per_step = match energy.distance {
         Distance::L1 => difference.abs(),
@@ -292,7 +331,7 @@ fn energies<B: Backend>(
         Horizon::Final => per_step.narrow(1, steps - 1, 1),
         Horizon::Sum => per_step.sum_dim(1),
     }; // [N, 1, 1]
-    Ok(total.reshape([n]))
+    total.reshape([n])
 }
 
 fn check_finite(energies: &[f32]) -> Result<(), AgentError> {
@@ -342,10 +381,12 @@ impl<B: Backend> Planner<B> for CemPlanner {
         let len = search.len();
         let mut mean = search.warm_start(request.shift);
         let mut std = search.half_ranges(c.initial_std);
+        let mut trace = Vec::with_capacity(c.iterations);
         for _ in 0..c.iterations {
             let candidates = search.around(&mean, &std, c.samples);
             let energies = search.evaluate(model, request, candidates.clone())?;
             let elites = &ranking(&energies)[..c.elites];
+            trace.push(energies[elites[0]]);
             for j in 0..len {
                 let values = elites.iter().map(|&e| candidates[e * len + j]);
                 let elite_mean = values.clone().sum::<f32>() / c.elites as f32;
@@ -355,7 +396,7 @@ impl<B: Backend> Planner<B> for CemPlanner {
                 std[j] = c.momentum * std[j] + (1.0 - c.momentum) * variance.sqrt();
             }
         }
-        search.finish(model, request, mean, c.samples * c.iterations)
+        search.finish(model, request, mean, c.samples * c.iterations, trace)
     }
 
     fn reset(&mut self, seed: u64) {
@@ -396,10 +437,12 @@ impl<B: Backend> Planner<B> for MppiPlanner {
         let len = search.len();
         let mut mean = search.warm_start(request.shift);
         let noise = search.half_ranges(c.noise);
+        let mut trace = Vec::with_capacity(c.iterations);
         for _ in 0..c.iterations {
             let candidates = search.around(&mean, &noise, c.samples);
             let energies = search.evaluate(model, request, candidates.clone())?;
             let low = energies.iter().copied().fold(f32::INFINITY, f32::min);
+            trace.push(low);
             let high = energies.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let scale = c.temperature * (high - low).max(f32::MIN_POSITIVE);
             let weights: Vec<f32> = energies
@@ -416,7 +459,7 @@ impl<B: Backend> Planner<B> for MppiPlanner {
                     / total;
             });
         }
-        search.finish(model, request, mean, c.samples * c.iterations)
+        search.finish(model, request, mean, c.samples * c.iterations, trace)
     }
 
     fn reset(&mut self, seed: u64) {
@@ -474,6 +517,7 @@ impl<B: AutodiffBackend> Planner<B> for GradientPlanner {
         let mut x = search.around(&warm, &spread, n);
         let (mut first, mut second) = (vec![0f32; n * len], vec![0f32; n * len]);
         let mut best = (f32::INFINITY, warm);
+        let mut trace = Vec::with_capacity(c.iterations + 1);
         let device = model.device();
         for t in 1..=c.iterations {
             let shape = [n, c.horizon, m];
@@ -494,6 +538,7 @@ impl<B: AutodiffBackend> Planner<B> for GradientPlanner {
             check_finite(&values)?;
             check_finite(&gradient)?;
             keep_best(&mut best, &values, &x);
+            trace.push(best.0);
             let (correction1, correction2) = (
                 1.0 - ADAM_BETA1.powi(t as i32),
                 1.0 - ADAM_BETA2.powi(t as i32),
@@ -508,13 +553,8 @@ impl<B: AutodiffBackend> Planner<B> for GradientPlanner {
         }
         let finals = search.evaluate(model, request, x.clone())?;
         keep_best(&mut best, &finals, &x);
-        search.previous = Some(best.1.clone());
-        Ok(Plan {
-            actions: best.1,
-            horizon: c.horizon,
-            energy: best.0,
-            evaluations: n * (c.iterations + 1),
-        })
+        trace.push(best.0);
+        search.finish(model, request, best.1, n * (c.iterations + 1), trace)
     }
 
     fn reset(&mut self, seed: u64) {

@@ -44,6 +44,20 @@ struct Finished<B: Backend> {
     plan: Result<Plan, AgentError>,
     made_at: u64,
     millis: f64,
+    state: Vec<f32>,
+}
+
+/// The latest plan a world installed, with what it was planned from.
+#[derive(Debug, Clone)]
+pub struct PlanRecord {
+    /// The plan.
+    pub plan: Plan,
+    /// Simulator step of the episode whose observation it was planned from.
+    pub made_at: u64,
+    /// Wall-clock milliseconds it took.
+    pub millis: f64,
+    /// Privileged state of that observation (see `Observation::state`).
+    pub state: Vec<f32>,
 }
 
 /// One world's agent.
@@ -53,6 +67,7 @@ struct WorldAgent<B: Backend> {
     imagination: Option<Imagination<B>>,
     pending: Option<PlanJob>,
     task: Option<JoinHandle<Finished<B>>>,
+    latest: Option<PlanRecord>,
 }
 
 /// The agents of every world, their errors and timings.
@@ -92,6 +107,7 @@ impl<B: Backend> Agents<B> {
                 imagination: Some(Imagination::new(model.clone(), planner(world))),
                 pending: None,
                 task: None,
+                latest: None,
             })
             .collect();
         Agents {
@@ -105,17 +121,50 @@ impl<B: Backend> Agents<B> {
     /// Starts an episode in `world` toward `goal`; the planner is reseeded with `seed`.
     /// A background plan still running for the previous episode is awaited and dropped.
     pub fn start_episode(&mut self, world: usize, goal: Observation, seed: u64) {
-        let agent = &mut self.worlds[world];
-        if let Some(task) = agent.task.take() {
-            agent.imagination = Some(join(task).imagination);
-        }
-        agent.pending = None;
+        let agent = self.idle(world);
         agent.controller.start_episode(goal);
         agent
             .imagination
             .as_mut()
             .expect("no plan is in flight")
             .reset(seed);
+    }
+
+    /// Ends `world`'s episode: the agent stops acting (and planning) until the next
+    /// `start_episode`. A background plan still running is awaited and dropped.
+    pub fn stop_episode(&mut self, world: usize) {
+        self.idle(world).controller.stop_episode();
+    }
+
+    /// Plans of `world` from now on come from `planner` (its episode goes on; a background
+    /// plan still running is awaited and dropped).
+    pub fn set_planner(&mut self, world: usize, planner: Box<dyn Planner<B>>) {
+        self.idle(world)
+            .imagination
+            .as_mut()
+            .expect("no plan is in flight")
+            .set_planner(planner);
+    }
+
+    /// `world`'s agent with no plan in flight or pending, and no plan on record.
+    fn idle(&mut self, world: usize) -> &mut WorldAgent<B> {
+        let agent = &mut self.worlds[world];
+        if let Some(task) = agent.task.take() {
+            agent.imagination = Some(join(task).imagination);
+        }
+        agent.pending = None;
+        agent.latest = None;
+        agent
+    }
+
+    /// Whether a background plan of `world` is being computed.
+    pub fn planning(&self, world: usize) -> bool {
+        self.worlds[world].task.is_some()
+    }
+
+    /// The latest plan `world` installed in this episode.
+    pub fn latest_plan(&self, world: usize) -> Option<&PlanRecord> {
+        self.worlds[world].latest.as_ref()
     }
 
     /// Removes and returns the first error since the last call, with its world.
@@ -140,6 +189,12 @@ impl<B: Backend> Agents<B> {
             Ok(plan) => {
                 agent.controller.install(&plan, finished.made_at);
                 self.plan_millis.push(finished.millis);
+                agent.latest = Some(PlanRecord {
+                    plan,
+                    made_at: finished.made_at,
+                    millis: finished.millis,
+                    state: finished.state,
+                });
             }
             Err(error) => self.errors.push((world, error)),
         }
@@ -227,11 +282,18 @@ fn plan<B: Backend>(mut agents: ResMut<Agents<B>>) {
         let run = move || {
             let start = Instant::now();
             let plan = imagination.plan(&job);
+            let millis = start.elapsed().as_secs_f64() * 1e3;
+            let state = job
+                .observations
+                .last()
+                .map(|observation| observation.state.clone())
+                .unwrap_or_default();
             Finished {
                 imagination,
                 plan,
                 made_at: job.made_at,
-                millis: start.elapsed().as_secs_f64() * 1e3,
+                millis,
+                state,
             }
         };
         match agents.mode {

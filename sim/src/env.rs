@@ -3,8 +3,16 @@
 
 use std::sync::Arc;
 
-use bevy::DefaultPlugins;
-use bevy::app::{App, PluginGroup, Plugins, TaskPoolPlugin};
+use bevy::app::{App, Plugins, TaskPoolPlugin};
+use bevy::asset::AssetPlugin;
+use bevy::camera::CameraPlugin;
+use bevy::core_pipeline::CorePipelinePlugin;
+use bevy::diagnostic::FrameCountPlugin;
+use bevy::gizmos::GizmoPlugin;
+use bevy::image::ImagePlugin;
+use bevy::light::LightPlugin;
+use bevy::mesh::MeshPlugin;
+use bevy::pbr::PbrPlugin;
 use bevy::render::RenderPlugin;
 use bevy::time::{TimePlugin, TimeUpdateStrategy};
 use bevy::transform::TransformPlugin;
@@ -223,19 +231,32 @@ impl VecEnv {
                     options,
                 };
                 render.camera()?;
-                app.add_plugins(
-                    DefaultPlugins
-                        .set(WindowPlugin {
-                            primary_window: None,
-                            exit_condition: ExitCondition::DontExit,
-                            ..Default::default()
-                        })
-                        .set(RenderPlugin {
-                            // Pipelines compile before the frame that needs them: no blank frames.
-                            synchronous_pipeline_compilation: true,
-                            ..Default::default()
-                        }),
-                );
+                // The renderer's plugins, named one by one rather than Bevy's default
+                // group: with the window features on (the viewer's), that group would open
+                // an event loop, which needs a display and exists once per process.
+                // `GizmoPlugin` because the light plugin registers gizmo systems whenever
+                // the workspace builds Bevy with gizmos.
+                app.add_plugins((
+                    (TaskPoolPlugin::default(), FrameCountPlugin, TimePlugin),
+                    (TransformPlugin, AssetPlugin::default()),
+                    WindowPlugin {
+                        primary_window: None,
+                        exit_condition: ExitCondition::DontExit,
+                        ..Default::default()
+                    },
+                    RenderPlugin {
+                        // Pipelines compile before the frame that needs them: no blank frames.
+                        synchronous_pipeline_compilation: true,
+                        ..Default::default()
+                    },
+                    (
+                        ImagePlugin::default(),
+                        MeshPlugin,
+                        CameraPlugin,
+                        LightPlugin,
+                    ),
+                    (CorePipelinePlugin, PbrPlugin::default(), GizmoPlugin),
+                ));
                 Some(render)
             }
             None => {

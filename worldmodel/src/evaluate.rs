@@ -7,7 +7,7 @@ use burn::tensor::backend::Backend;
 
 use crate::config::WorldModelConfig;
 use crate::data::{EpisodeSet, EpisodeStep};
-use crate::metrics::{Latents, ProbeScore, probe_targets, ridge_probe};
+use crate::metrics::{Latents, LinearProbe, ProbeScore, probe_targets};
 use crate::model::WorldModel;
 use crate::objective::distance;
 
@@ -36,8 +36,11 @@ pub struct EvalReport {
     pub latent_std: f64,
     /// Effective rank of validation latents.
     pub effective_rank: f64,
-    /// Ridge probe from latents to privileged positions, R² on validation episodes.
+    /// Ridge probe from latents to privileged positions, R² on validation episodes (none
+    /// when the latents are not finite).
     pub probe: ProbeScore,
+    /// That probe, fitted on training episodes; `None` when the latents are not finite.
+    pub probe_fit: Option<LinearProbe>,
 }
 
 /// At most `count` items of `items`, evenly spread.
@@ -159,14 +162,13 @@ pub fn evaluate<B: Backend>(
     let (train_latents, train_state) = encode_frames(model, data, &train_frames, device);
     let names = &data.spec().state_names;
     let targets = probe_targets(names, &train_state);
-    let probe = ridge_probe(
-        &train_latents,
-        &train_state,
-        &validation_latents,
-        &validation_state,
-        names,
-        &targets,
-    );
+    let probe_fit = LinearProbe::fit(&train_latents, &train_state, names, &targets);
+    let probe = probe_fit
+        .as_ref()
+        .map(|fit| fit.score(&validation_latents, &validation_state, names))
+        .unwrap_or(ProbeScore {
+            per_target: Vec::new(),
+        });
     EvalReport {
         step,
         loss_pred,
@@ -175,5 +177,6 @@ pub fn evaluate<B: Backend>(
         latent_std: validation_latents.mean_std(),
         effective_rank: validation_latents.effective_rank(),
         probe,
+        probe_fit,
     }
 }

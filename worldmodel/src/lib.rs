@@ -23,6 +23,7 @@ pub use config::WorldModelConfig;
 pub use data::{DataSpec, EpisodeSet};
 pub use device::DeviceKind;
 pub use evaluate::{EvalReport, evaluate};
+pub use metrics::LinearProbe;
 pub use model::WorldModel;
 pub use prefrontal_config::{ConfigError, RonConfig};
 pub use train::{Learner, TrainEvent, TrainOptions, TrainSummary, train};

@@ -1,6 +1,11 @@
 //! What a representation knows: spread, effective rank, and a linear probe to privileged state.
 
+use std::path::Path;
+
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use serde::{Deserialize, Serialize};
+
+use crate::WorldModelError;
 
 /// Latents as a row-major `[rows, dim]` matrix on the CPU.
 #[derive(Debug, Clone)]
@@ -92,69 +97,165 @@ pub fn probe_targets(names: &[String], state: &[f32]) -> Vec<usize> {
         .collect()
 }
 
-/// Fits ridge regressions (with bias, standardised inputs) from `train` latents to the
-/// `targets` columns of `train_state`, and scores R² on `validation`.
-pub fn ridge_probe(
-    train: &Latents,
-    train_state: &[f32],
-    validation: &Latents,
-    validation_state: &[f32],
-    names: &[String],
-    targets: &[usize],
-) -> ProbeScore {
-    let width = names.len();
-    let x = train.matrix();
-    let mean = x.row_mean();
-    let std = x.row_variance().map(|v| v.sqrt().max(1e-6));
-    let standardise = |m: DMatrix<f64>| {
-        let (r, c) = m.shape();
-        DMatrix::from_fn(r, c + 1, |i, j| {
-            if j == c {
-                1.0
-            } else {
-                (m[(i, j)] - mean[j]) / std[j]
-            }
-        })
-    };
-    let x = standardise(x);
-    let xv = standardise(validation.matrix());
-    let d = x.ncols();
-    let mut gram = x.transpose() * &x;
-    let ridge = 1e-3 * x.nrows() as f64;
-    for j in 0..d - 1 {
-        gram[(j, j)] += ridge;
-    }
-    // The bias column gets a tiny ridge only, to keep the system positive definite.
-    gram[(d - 1, d - 1)] += 1e-9;
-    let cholesky = gram
-        .cholesky()
-        .expect("a ridge-regularised Gram matrix is positive definite");
-    let per_target = targets
-        .iter()
-        .map(|&j| {
-            let y = DVector::from_iterator(
-                x.nrows(),
-                train_state.iter().skip(j).step_by(width).map(|&v| v as f64),
-            );
-            let w = cholesky.solve(&(x.transpose() * &y));
-            let yv = DVector::from_iterator(
-                xv.nrows(),
-                validation_state
+/// File of a checkpoint folder holding its fitted probe.
+pub const PROBE_FILE: &str = "probe.json";
+
+/// A ridge regression from latents to privileged-state components (with bias, on
+/// standardised latents), fitted on training latents: it decodes a latent to positions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearProbe {
+    /// Names of the predicted state components, e.g. `tee.pos.x`.
+    pub targets: Vec<String>,
+    /// Per-dimension mean of the training latents.
+    pub mean: Vec<f64>,
+    /// Per-dimension standard deviation of the training latents.
+    pub std: Vec<f64>,
+    /// One row per target: a weight per latent dimension, then the bias.
+    pub weights: Vec<Vec<f64>>,
+}
+
+impl LinearProbe {
+    /// Fits the `targets` columns of `state` (`[rows, names.len()]`) from `latents`; `None`
+    /// when the latents are not finite (the least-squares system has no solution).
+    pub fn fit(
+        latents: &Latents,
+        state: &[f32],
+        names: &[String],
+        targets: &[usize],
+    ) -> Option<LinearProbe> {
+        if latents.values.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let width = names.len();
+        let x = latents.matrix();
+        let mean: Vec<f64> = x.row_mean().iter().copied().collect();
+        let std: Vec<f64> = x
+            .row_variance()
+            .iter()
+            .map(|v| v.sqrt().max(1e-6))
+            .collect();
+        let x = standardise(&x, &mean, &std);
+        let d = x.ncols();
+        let mut gram = x.transpose() * &x;
+        let ridge = 1e-3 * x.nrows() as f64;
+        for j in 0..d - 1 {
+            gram[(j, j)] += ridge;
+        }
+        // The bias column gets a tiny ridge only, to keep the system positive definite.
+        gram[(d - 1, d - 1)] += 1e-9;
+        let cholesky = gram.cholesky()?;
+        let weights = targets
+            .iter()
+            .map(|&j| {
+                let y = DVector::from_iterator(
+                    x.nrows(),
+                    state.iter().skip(j).step_by(width).map(|&v| v as f64),
+                );
+                cholesky
+                    .solve(&(x.transpose() * &y))
                     .iter()
-                    .skip(j)
-                    .step_by(width)
-                    .map(|&v| v as f64),
-            );
-            let predicted = &xv * w;
-            let residual = (&yv - predicted).norm_squared();
-            let mean = yv.mean();
-            let total = yv
-                .iter()
-                .map(|v| (v - mean).powi(2))
-                .sum::<f64>()
-                .max(f64::MIN_POSITIVE);
-            (names[j].clone(), 1.0 - residual / total)
+                    .copied()
+                    .collect()
+            })
+            .collect();
+        Some(LinearProbe {
+            targets: targets.iter().map(|&j| names[j].clone()).collect(),
+            mean,
+            std,
+            weights,
         })
-        .collect();
-    ProbeScore { per_target }
+    }
+
+    /// The targets predicted from one latent `[D]`, in `targets` order.
+    pub fn predict(&self, latent: &[f32]) -> Vec<f64> {
+        self.weights
+            .iter()
+            .map(|w| {
+                let bias = w[self.mean.len()];
+                latent
+                    .iter()
+                    .zip(self.mean.iter().zip(&self.std))
+                    .zip(w)
+                    .map(|((&z, (m, s)), w)| (z as f64 - m) / s * w)
+                    .sum::<f64>()
+                    + bias
+            })
+            .collect()
+    }
+
+    /// R² of each target on `latents` with their `state` (columns named by `names`).
+    pub fn score(&self, latents: &Latents, state: &[f32], names: &[String]) -> ProbeScore {
+        let width = names.len();
+        let x = standardise(&latents.matrix(), &self.mean, &self.std);
+        let per_target = self
+            .targets
+            .iter()
+            .zip(&self.weights)
+            .map(|(name, w)| {
+                let j = names
+                    .iter()
+                    .position(|n| n == name)
+                    .expect("a state column");
+                let y = DVector::from_iterator(
+                    x.nrows(),
+                    state.iter().skip(j).step_by(width).map(|&v| v as f64),
+                );
+                let residual = (&y - &x * DVector::from_column_slice(w)).norm_squared();
+                let mean = y.mean();
+                let total = y
+                    .iter()
+                    .map(|v| (v - mean).powi(2))
+                    .sum::<f64>()
+                    .max(f64::MIN_POSITIVE);
+                (name.clone(), 1.0 - residual / total)
+            })
+            .collect();
+        ProbeScore { per_target }
+    }
+
+    /// Writes the probe into a checkpoint folder.
+    pub fn save(&self, checkpoint: &Path) -> Result<(), WorldModelError> {
+        let path = checkpoint.join(PROBE_FILE);
+        let text = serde_json::to_string(self).expect("a probe serialises");
+        std::fs::write(&path, text).map_err(|source| WorldModelError::Io { path, source })
+    }
+
+    /// The probe saved in a checkpoint folder, `None` when there is none.
+    pub fn load(checkpoint: &Path) -> Result<Option<LinearProbe>, WorldModelError> {
+        let path = checkpoint.join(PROBE_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(WorldModelError::Io { path, source }),
+        };
+        let probe: LinearProbe =
+            serde_json::from_str(&text).map_err(|error| WorldModelError::Checkpoint {
+                path: path.clone(),
+                message: format!("not a probe: {error}"),
+            })?;
+        let columns = probe.mean.len() + 1;
+        if probe.std.len() + 1 != columns
+            || probe.weights.len() != probe.targets.len()
+            || probe.weights.iter().any(|w| w.len() != columns)
+        {
+            return Err(WorldModelError::Checkpoint {
+                path,
+                message: "the probe's weights do not match its latent width".into(),
+            });
+        }
+        Ok(Some(probe))
+    }
+}
+
+/// `m` with each column standardised by `mean` and `std`, and a bias column of ones.
+fn standardise(m: &DMatrix<f64>, mean: &[f64], std: &[f64]) -> DMatrix<f64> {
+    let (r, c) = m.shape();
+    DMatrix::from_fn(r, c + 1, |i, j| {
+        if j == c {
+            1.0
+        } else {
+            (m[(i, j)] - mean[j]) / std[j]
+        }
+    })
 }

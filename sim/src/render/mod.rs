@@ -48,26 +48,79 @@ pub struct Frame {
     pub pixels: Vec<u8>,
 }
 
-/// Encodes `frames` as an endlessly looping animated GIF at `hz` frames per second.
+/// Encodes `frames` (all of the first frame's size) as an endlessly looping animated GIF at
+/// `hz` frames per second. After the first, each frame stores only the rectangle that
+/// changed, over the frames before it: a mostly still scene costs little.
 pub fn encode_gif(frames: impl IntoIterator<Item = Frame>, hz: f32) -> std::io::Result<Vec<u8>> {
-    use image::codecs::gif::{GifEncoder, Repeat};
+    let mut frames = frames.into_iter().peekable();
+    let Some(first) = frames.peek() else {
+        return Ok(Vec::new());
+    };
+    let size = |v: u32| u16::try_from(v).map_err(|_| std::io::Error::other("GIF side over 65535"));
+    let (width, height) = (first.width, first.height);
     let mut bytes = Vec::new();
     {
-        let mut encoder = GifEncoder::new(&mut bytes);
-        encoder
-            .set_repeat(Repeat::Infinite)
+        let mut encoder = gif::Encoder::new(&mut bytes, size(width)?, size(height)?, &[])
             .map_err(std::io::Error::other)?;
-        let delay = image::Delay::from_numer_denom_ms(1000, hz.round().max(1.0) as u32);
+        encoder
+            .set_repeat(gif::Repeat::Infinite)
+            .map_err(std::io::Error::other)?;
+        let delay = (100.0 / hz.max(0.01)).round().clamp(1.0, 65535.0) as u16;
+        let mut previous: Option<Frame> = None;
         for frame in frames {
-            let rgb = image::RgbImage::from_raw(frame.width, frame.height, frame.pixels)
-                .ok_or_else(|| std::io::Error::other("frame size does not match its pixels"))?;
-            let rgba = image::DynamicImage::ImageRgb8(rgb).into_rgba8();
-            encoder
-                .encode_frame(image::Frame::from_parts(rgba, 0, 0, delay))
-                .map_err(std::io::Error::other)?;
+            if (frame.width, frame.height) != (width, height)
+                || frame.pixels.len() != (width * height * 3) as usize
+            {
+                return Err(std::io::Error::other(format!(
+                    "GIF frames must all be {width}×{height} with 3 bytes per pixel"
+                )));
+            }
+            let (x0, y0, x1, y1) = match &previous {
+                Some(previous) => changed_rectangle(previous, &frame),
+                None => (0, 0, width, height),
+            };
+            let mut rgba: Vec<u8> = (y0..y1)
+                .flat_map(|y| {
+                    let row = (y * width) as usize * 3;
+                    frame.pixels[row + x0 as usize * 3..row + x1 as usize * 3]
+                        .chunks_exact(3)
+                        .flat_map(|p| [p[0], p[1], p[2], 255])
+                        .collect::<Vec<u8>>()
+                })
+                .collect();
+            let mut part =
+                gif::Frame::from_rgba_speed(size(x1 - x0)?, size(y1 - y0)?, &mut rgba, 10);
+            part.left = size(x0)?;
+            part.top = size(y0)?;
+            part.delay = delay;
+            part.dispose = gif::DisposalMethod::Keep;
+            encoder.write_frame(&part).map_err(std::io::Error::other)?;
+            previous = Some(frame);
         }
     }
     Ok(bytes)
+}
+
+/// The smallest rectangle `(x0, y0, x1, y1)` (exclusive ends) holding every pixel in which
+/// `a` and `b` (same size) differ; one pixel when none does.
+fn changed_rectangle(a: &Frame, b: &Frame) -> (u32, u32, u32, u32) {
+    let (mut x0, mut y0, mut x1, mut y1) = (a.width, a.height, 0, 0);
+    for (i, (p, q)) in a
+        .pixels
+        .chunks_exact(3)
+        .zip(b.pixels.chunks_exact(3))
+        .enumerate()
+    {
+        if p != q {
+            let (x, y) = (i as u32 % a.width, i as u32 / a.width);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+        }
+    }
+    if x1 == 0 {
+        (0, 0, 1, 1)
+    } else {
+        (x0, y0, x1, y1)
+    }
 }
 
 /// Writes `frames` as an endlessly looping animated GIF at `hz` frames per second.
@@ -287,7 +340,7 @@ pub struct BodyVisual {
 pub struct PoseOverrides(pub Vec<Option<Vec<Transform>>>);
 
 /// Renders every world of a `SimPlugin` into tiles of one target. Needs Bevy's render
-/// plugins (`DefaultPlugins` without a window).
+/// plugins (those `VecEnv::with_rendering` adds: no window).
 #[derive(Debug, Clone)]
 pub struct SimRenderPlugin {
     /// The scene of the worlds.
@@ -405,7 +458,7 @@ impl Plugin for SimRenderPlugin {
 }
 
 /// The meshes of a shape with their poses in the body's frame.
-fn shape_meshes(shape: &Shape) -> Vec<(Mesh, Transform)> {
+pub fn shape_meshes(shape: &Shape) -> Vec<(Mesh, Transform)> {
     let along = |axis: Axis| match axis {
         Axis::X => Quat::from_rotation_arc(Vec3::Y, Vec3::X),
         Axis::Y => Quat::IDENTITY,
