@@ -18,7 +18,7 @@ use prefrontal_worldmodel::config::{EncoderConfig, PredictorConfig};
 use prefrontal_worldmodel::data::{Batch, Frames};
 use prefrontal_worldmodel::{Checkpoint, DataSpec, Learner, WorldModel, WorldModelConfig};
 
-use crate::learn::with_backend;
+use crate::train::with_backend;
 use prefrontal_sim::{Action, RenderOptions, Scene, VecEnv};
 use prefrontal_worldmodel::DeviceKind;
 
@@ -31,8 +31,22 @@ pub struct SimBenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,16")]
     envs: Vec<usize>,
     /// Seconds of stepping per measurement, after a warm-up.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, value_parser = positive_seconds)]
     seconds: f64,
+}
+
+/// A measurement's length: a positive, finite number of seconds (at most a day).
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 {
+        Ok(seconds)
+    } else {
+        Err(format!(
+            "{text} is not a measurement length: give seconds above 0 and at most 86400"
+        ))
+    }
 }
 
 /// Scene files in a folder, sorted by name.
@@ -63,7 +77,7 @@ pub struct RenderBenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "64,128")]
     sizes: Vec<u32>,
     /// Seconds of stepping per measurement, after a warm-up.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, value_parser = positive_seconds)]
     seconds: f64,
 }
 
@@ -150,7 +164,7 @@ pub struct TrainBenchArgs {
     #[arg(long, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
     /// Seconds per measurement, after a warm-up.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
     seconds: f64,
 }
 
@@ -275,6 +289,7 @@ fn train_bench<B: AutodiffBackend>(
 fn synthetic_spec(size: usize) -> DataSpec {
     DataSpec {
         scene: "synthetic".into(),
+        camera: "top".to_owned(),
         height: size,
         width: size,
         action_dim: 2,
@@ -294,7 +309,7 @@ pub struct PlanBenchArgs {
     #[arg(long, default_value_t = DeviceKind::Cpu)]
     device: DeviceKind,
     /// Seconds per measurement, after a warm-up.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
     seconds: f64,
     /// An agent config (`*.agent.ron`) measured after the default planners.
     #[arg(long)]

@@ -262,7 +262,7 @@ pub fn run_export(args: &ExportArgs) -> Result<()> {
                     height,
                     pixels: pixels.to_vec(),
                 });
-            prefrontal_sim::render::write_gif(&path, frames, index.header.control_hz)
+            prefrontal_sim::frame::write_gif(&path, frames, index.header.control_hz)
                 .with_context(|| format!("writing {}", path.display()))?;
             println!("wrote {}", path.display());
         }

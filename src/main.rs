@@ -1,12 +1,12 @@
 //! The `prefrontal` command line: one binary for scenes, simulation and benchmarks.
 
-mod agent;
 mod bench;
 mod data;
+mod eval;
 mod interrupt;
-mod learn;
 mod progress;
 mod run;
+mod train;
 mod view;
 
 use std::path::PathBuf;
@@ -42,11 +42,11 @@ enum Command {
         command: DatasetCommand,
     },
     /// Train an action-conditioned JEPA world model on a dataset (or resume a run).
-    Train(learn::TrainArgs),
+    Train(train::TrainArgs),
     /// Fit a linear probe from a checkpoint's latents to privileged state; print R².
-    Probe(learn::ProbeArgs),
+    Probe(train::ProbeArgs),
     /// Plan toward goals in closed loop with a trained world model; compare with baselines.
-    Eval(agent::EvalArgs),
+    Eval(eval::EvalArgs),
     /// Run an experiment file: collect → train → probe → evaluate → report, per seed;
     /// finished stages with unchanged inputs are skipped, killed training resumes.
     Run(run::RunArgs),
@@ -160,9 +160,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Dataset {
             command: DatasetCommand::ExportFrames(args),
         } => data::run_export(&args),
-        Command::Train(args) => learn::run_train(&args),
-        Command::Probe(args) => learn::run_probe(&args),
-        Command::Eval(args) => agent::run_eval(&args),
+        Command::Train(args) => train::run_train(&args),
+        Command::Probe(args) => train::run_probe(&args),
+        Command::Eval(args) => eval::run_eval(&args),
         Command::Run(args) => run::run_experiment(&args),
         Command::View(args) => view::run_view(&args),
         Command::Compare(args) => run::run_compare(&args),

@@ -22,8 +22,8 @@ use prefrontal_sim::{RenderOptions, Scene};
 use prefrontal_worldmodel::{Checkpoint, DeviceKind, EvalReport, TrainOptions, checkpoint};
 
 use crate::interrupt;
-use crate::learn::{probe_checkpoint, train_with, with_backend};
 use crate::progress::Progress;
+use crate::train::{probe_checkpoint, train_with, with_backend};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -493,7 +493,7 @@ fn evaluate_stage<B: AutodiffBackend>(
         gifs: e.evaluation.gifs,
         camera: plan.camera.clone(),
     };
-    let summaries = crate::agent::run_suite::<B>(&suite, device)?;
+    let summaries = crate::eval::run_suite::<B>(&suite, device)?;
     print!(
         "{}",
         prefrontal_experiment::report::contender_table(&summaries)

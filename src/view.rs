@@ -12,7 +12,7 @@ use prefrontal_sim::{RenderOptions, Scene};
 use prefrontal_viewer::{AgentSetup, CaptureOptions, ViewerOptions};
 use prefrontal_worldmodel::{Checkpoint, DeviceKind, LinearProbe, RonConfig};
 
-use crate::learn::with_backend;
+use crate::train::with_backend;
 
 #[derive(Debug, clap::Args)]
 pub struct ViewArgs {
@@ -173,7 +173,7 @@ fn view_with<B: AutodiffBackend>(
     let setup = match agent {
         Some(source) => {
             let model = JepaModel::<B>::load_differentiable(&source.checkpoint, device)?;
-            model.check_scene(&options.scene)?;
+            model.check_scene(&options.scene, options.render.camera.as_deref())?;
             let model: Arc<dyn LatentModel<B>> = Arc::new(model);
             Some(AgentSetup {
                 model,

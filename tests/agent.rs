@@ -218,6 +218,30 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
         other.contains("cannot plan here") && other.contains("trained on scene \"reach\""),
         "{other}"
     );
+    // Frames from another camera than the model's are refused, naming both.
+    let two_cameras = dir.join("reach-side.scene.ron");
+    let text = std::fs::read_to_string("scenes/reach.scene.ron").unwrap();
+    let side = "(name: \"side\", position: (3.0, 1.0, 0.0), look_at: (0.0, 0.0, 0.0), up: (0.0, 1.0, 0.0), fov_degrees: 45.0),";
+    std::fs::write(
+        &two_cameras,
+        text.replace("cameras: [", &format!("cameras: [\n{side}")),
+    )
+    .unwrap();
+    let camera = run_failing(&[
+        "eval",
+        "--checkpoint",
+        run,
+        "--scene",
+        two_cameras.to_str().unwrap(),
+        "--episodes",
+        "1",
+        "--out",
+        dir.join("side").to_str().unwrap(),
+    ]);
+    assert!(
+        camera.contains("camera \"top\"") && camera.contains("\"side\""),
+        "{camera}"
+    );
     let missing = run_failing(&[
         "eval",
         "--checkpoint",

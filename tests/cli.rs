@@ -361,3 +361,18 @@ fn view_says_what_is_missing_before_opening_a_window() {
     );
     assert!(screenshot_alone.contains("--frames"), "{screenshot_alone}");
 }
+
+#[test]
+fn bench_refuses_a_measurement_length_that_is_not_positive() {
+    for bench in ["sim", "render", "train", "plan"] {
+        for seconds in ["-1", "0", "nan", "inf", "soon"] {
+            let out = prefrontal(&["bench", bench, &format!("--seconds={seconds}")]);
+            let stderr = text(&out.stderr);
+            assert!(!out.status.success(), "bench {bench} --seconds={seconds}");
+            assert!(
+                stderr.contains("--seconds") && !stderr.contains("panicked"),
+                "bench {bench} --seconds={seconds}: {stderr}"
+            );
+        }
+    }
+}

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use prefrontal_config::RonConfig;
+use prefrontal_ronfile::RonConfig;
 
 /// How the agent plans and how often.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

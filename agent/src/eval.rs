@@ -275,7 +275,7 @@ pub fn evaluate<B: Backend>(
         )?;
         if episode.index < options.gifs {
             let (width, height) = (last.width, last.height);
-            let gif = prefrontal_sim::render::encode_gif(frames, scene.physics.control_hz)
+            let gif = prefrontal_sim::frame::encode_gif(frames, scene.physics.control_hz)
                 .map_err(io(&options.out))?;
             let path = options
                 .out

@@ -26,7 +26,7 @@ pub use model::{JepaModel, LatentModel, LatentSpec, LinearModel};
 pub use oracle::SimulatorModel;
 pub use planner::{Bounds, Plan, PlanRequest, Planner, build_planner, sampling_planner};
 pub use plugin::{AgentMode, AgentPlugin, AgentSystems, Agents, PlanRecord};
-pub use prefrontal_config::RonConfig;
+pub use prefrontal_ronfile::RonConfig;
 pub use suite::{Baseline, Suite, SuiteEvent};
 
 /// Why the agent could not plan or act.
@@ -45,7 +45,7 @@ pub enum AgentError {
     Board(#[from] prefrontal_board::BoardError),
     /// An agent config cannot be read or used.
     #[error(transparent)]
-    Config(#[from] prefrontal_config::ConfigError),
+    Config(#[from] prefrontal_ronfile::ConfigError),
     /// The checkpoint cannot be loaded.
     #[error(transparent)]
     WorldModel(#[from] prefrontal_worldmodel::WorldModelError),

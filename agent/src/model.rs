@@ -191,10 +191,20 @@ impl<B: Backend> JepaModel<B> {
         }
     }
 
-    /// Refuses a scene the model was not trained for: another scene name or another
-    /// action width.
-    pub fn check_scene(&self, scene: &Scene) -> Result<(), AgentError> {
+    /// Refuses a scene the model was not trained for: another scene name, another action
+    /// width, or frames from another camera (`camera`, the scene's first when `None`).
+    pub fn check_scene(&self, scene: &Scene, camera: Option<&str>) -> Result<(), AgentError> {
         let mut problems = Vec::new();
+        let rendered = camera.or(scene.cameras.first().map(|c| c.name.as_str()));
+        if let Some(rendered) = rendered
+            && !self.data.camera.is_empty()
+            && rendered != self.data.camera
+        {
+            problems.push(format!(
+                "it sees through camera \"{}\", the frames here would come from \"{rendered}\"",
+                self.data.camera
+            ));
+        }
         if scene.name != self.data.scene {
             problems.push(format!(
                 "it was trained on scene \"{}\", not \"{}\"",

@@ -164,7 +164,7 @@ impl Suite<'_> {
     ) -> Result<EvalSummary, AgentError> {
         if matches!(config.planner, PlannerConfig::Gradient(_)) {
             let model = JepaModel::<B>::load_differentiable(self.checkpoint, device)?;
-            model.check_scene(self.scene)?;
+            model.check_scene(self.scene, self.camera.as_deref())?;
             let contender = Contender::Agent {
                 planner: build_planner::<B>(config, self.bounds(&model), 0),
                 model: Arc::new(model),
@@ -173,7 +173,7 @@ impl Suite<'_> {
             self.contender(name, contender, observe)
         } else {
             let model = JepaModel::<B::InnerBackend>::load(self.checkpoint, device)?;
-            model.check_scene(self.scene)?;
+            model.check_scene(self.scene, self.camera.as_deref())?;
             self.sampling(name, config, Arc::new(model), observe)
         }
     }

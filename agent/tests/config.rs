@@ -1,7 +1,7 @@
 //! Agent configs: the shipped file loads, bad files name the file, place and problem.
 
 use prefrontal_agent::{AgentConfig, PlannerConfig, RonConfig};
-use prefrontal_config::ConfigError;
+use prefrontal_ronfile::ConfigError;
 
 #[test]
 fn the_shipped_reach_config_loads() {

@@ -95,6 +95,23 @@ fn every_planner_reaches_a_reachable_goal() {
             plan.energy
         );
         assert_eq!(plan.actions.len(), 5 * 2);
+        // The plan carries what it imagined (its last latent is where it ends) and the
+        // search's best energy per iteration, which ends lower than it starts.
+        let name = config.planner.name();
+        assert_eq!(plan.imagined.len(), 5 * 2, "{name}");
+        for (imagined, end) in plan.imagined[8..].iter().zip(&end) {
+            assert!(
+                (imagined - end).abs() < 1e-5,
+                "{name}: {:?} vs {end:?}",
+                plan.imagined
+            );
+        }
+        let trace = &plan.trace;
+        assert!(
+            trace.len() >= 20 && trace.iter().all(|e| e.is_finite()),
+            "{name}: {trace:?}"
+        );
+        assert!(trace[trace.len() - 1] < trace[0], "{name}: {trace:?}");
     }
 }
 
@@ -186,18 +203,32 @@ fn planners_are_deterministic_for_a_seed() {
 }
 
 #[test]
-fn warm_start_shifts_the_previous_plan() {
-    let model = model(EFFECT);
-    let config = &planners(Energy::default())[0];
-    let mut planner = build_planner::<B>(config, bounds(), 1);
-    let first = planner
-        .plan(&model, &request([0.0, 0.0], [0.5, 0.5]))
-        .unwrap();
-    // After one executed step the same goal is as far as the remaining plan reaches.
-    let mut next = request([0.0, 0.0], [0.5, 0.5]);
-    next.shift = 1;
-    let second = planner.plan(&model, &next).unwrap();
-    assert!(second.energy <= first.energy + 1e-3);
+fn every_planner_starts_from_its_previous_plan_shifted_by_the_steps_taken() {
+    for config in planners(Energy::default()) {
+        let name = config.planner.name();
+        let model = Recording {
+            inner: model(EFFECT),
+            candidates: Default::default(),
+        };
+        let mut planner = build_planner::<B>(&config, bounds(), 1);
+        let first = planner
+            .plan(&model, &request([0.0, 0.0], [0.5, 0.5]))
+            .unwrap();
+        // One model step later, the search's first candidate is the first plan without its
+        // executed step, padded with the middle of the bounds.
+        let mut next = request([0.0, 0.0], [0.5, 0.5]);
+        next.shift = 1;
+        model.candidates.lock().unwrap().clear();
+        planner.plan(&model, &next).unwrap();
+        let mut shifted = first.actions[2..].to_vec();
+        shifted.extend([0.0, 0.0]);
+        assert_eq!(model.candidates.lock().unwrap()[0], shifted, "{name}");
+        // A new episode forgets it.
+        planner.reset(1);
+        model.candidates.lock().unwrap().clear();
+        planner.plan(&model, &next).unwrap();
+        assert_eq!(model.candidates.lock().unwrap()[0], vec![0.0; 10], "{name}");
+    }
 }
 
 #[test]

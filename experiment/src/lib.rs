@@ -23,7 +23,7 @@ pub use stages::{Fingerprints, RunLayout, Stage, StageLog, StageRecord, StageSta
 pub enum ExperimentError {
     /// The experiment file or a config it references cannot be read or used.
     #[error(transparent)]
-    Config(#[from] prefrontal_config::ConfigError),
+    Config(#[from] prefrontal_ronfile::ConfigError),
     /// A config the experiment references cannot be read or used.
     #[error("{}: {field}: {source}", file.display())]
     Referenced {
@@ -32,7 +32,7 @@ pub enum ExperimentError {
         /// The field that references it (`world_model`, `agent`).
         field: String,
         /// What is wrong with the config.
-        source: prefrontal_config::ConfigError,
+        source: prefrontal_ronfile::ConfigError,
     },
     /// A `--set` assignment does not apply.
     #[error("{}: --set {assignment}: {message}", file.display())]

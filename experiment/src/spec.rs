@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use prefrontal_agent::eval::Protocol;
 use prefrontal_agent::{AgentConfig, Baseline};
-use prefrontal_config::{ConfigError, RonConfig, parse_ron};
+use prefrontal_ronfile::{ConfigError, RonConfig, parse_ron};
 use prefrontal_sim::policy::PolicyKind;
 use prefrontal_worldmodel::{DeviceKind, WorldModelConfig};
 use serde::de::{self, DeserializeOwned, MapAccess, Visitor};

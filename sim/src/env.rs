@@ -19,11 +19,11 @@ use bevy::transform::TransformPlugin;
 use bevy::transform::components::Transform;
 use bevy::window::{ExitCondition, WindowPlugin};
 
+use crate::frame::Frame;
 use crate::kinematics::Configuration;
 use crate::observation::Observation;
 use crate::render::{
-    Frame, PoseOverrides, Readback, RenderError, RenderOptions, RenderTargets, SimRenderPlugin,
-    TileCamera,
+    PoseOverrides, Readback, RenderError, RenderOptions, RenderTargets, SimRenderPlugin, TileCamera,
 };
 use crate::scene::Scene;
 use crate::task::{Episode, Goal, SamplingError, episode_seed};

@@ -5,6 +5,7 @@
 
 pub mod collect;
 pub mod env;
+pub mod frame;
 pub mod kinematics;
 pub mod load;
 pub mod observation;
@@ -15,9 +16,10 @@ pub mod task;
 pub mod world;
 
 pub use env::{Action, BoxSpace, Env, Info, ObservationSpace, SimError, Step, VecEnv};
+pub use frame::Frame;
 pub use load::{Location, SceneError};
 pub use observation::Observation;
-pub use render::{Frame, RenderOptions};
+pub use render::RenderOptions;
 pub use scene::Scene;
 pub use task::{Episode, Goal, Progress};
 pub use world::{SimPlugin, SimSystems, SimWorlds};

@@ -11,8 +11,8 @@ use crate::scene::{
     Shape,
 };
 
-pub use prefrontal_config::Location;
-use prefrontal_config::parse_ron;
+pub use prefrontal_ronfile::Location;
+use prefrontal_ronfile::parse_ron;
 
 /// Why a scene could not be loaded.
 #[derive(Debug, thiserror::Error)]

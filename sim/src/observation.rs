@@ -5,8 +5,8 @@ use bevy::math::{Quat, Vec3};
 use bevy::transform::components::Transform;
 use bevy_rapier3d::prelude::Velocity;
 
+use crate::frame::Frame;
 use crate::kinematics::Kinematics;
-use crate::render::Frame;
 use crate::scene::{Actuator, BodyKind, JointKind, Scene};
 
 /// What an environment returns after a reset or a step.

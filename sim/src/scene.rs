@@ -6,6 +6,7 @@
 //! people write more easily), masses kilograms. The world is Y-up; planar tasks live in
 //! the XZ plane.
 
+use bevy::math::Vec3;
 use serde::Deserialize;
 
 /// A whole scene: the world, the agent's body and actions, the cameras and the task.
@@ -83,6 +84,32 @@ pub struct Arena {
 }
 
 impl Arena {
+    /// Half extents and centre of the ground slab: top at `y = 0`, reaching under the walls.
+    pub fn ground_box(&self) -> (Vec3, Vec3) {
+        let outer = self.half_extent + self.wall_thickness;
+        (Vec3::new(outer, 0.5, outer), Vec3::new(0.0, -0.5, 0.0))
+    }
+
+    /// Half extents and centres of the four boundary walls (none when they have no height).
+    pub fn wall_boxes(&self) -> Vec<(Vec3, Vec3)> {
+        if self.wall_height <= 0.0 {
+            return Vec::new();
+        }
+        let outer = self.half_extent + self.wall_thickness;
+        let h = self.wall_height / 2.0;
+        let t = self.wall_thickness / 2.0;
+        let middle = self.half_extent + t;
+        [-1.0, 1.0]
+            .into_iter()
+            .flat_map(|sign| {
+                [
+                    (Vec3::new(t, h, outer), Vec3::new(sign * middle, h, 0.0)),
+                    (Vec3::new(outer, h, t), Vec3::new(0.0, h, sign * middle)),
+                ]
+            })
+            .collect()
+    }
+
     fn default_wall_height() -> f32 {
         0.3
     }

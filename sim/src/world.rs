@@ -9,10 +9,10 @@ use bevy::prelude::*;
 use bevy_rapier3d::prelude::*;
 use bevy_rapier3d::rapier::dynamics::{JointAxesMask, JointAxis};
 
+use crate::frame::Frame;
 use crate::kinematics::Kinematics;
 use crate::observation::{Observation, ObservationLayout, STATE_PER_BODY};
-use crate::render::Frame;
-use crate::scene::{Actuator, Arena, Axis, Body, BodyKind, JointKind, Material, Scene, Shape};
+use crate::scene::{Actuator, Axis, Body, BodyKind, JointKind, Material, Scene, Shape};
 use crate::task::{self, Episode, Progress, SamplingError};
 
 /// The phases of one control step, in order, inside `FixedUpdate`. The agent orders its
@@ -507,13 +507,13 @@ pub fn spawn_world(world: &mut World, index: usize, episode: Episode) {
     let mut arena = vec![
         world
             .spawn(fixture(
-                boxes_collider(&[ground_half_extents(arena_spec)]),
+                boxes_collider(&[arena_spec.ground_box()]),
                 GROUND,
                 &arena_spec.ground,
             ))
             .id(),
     ];
-    let walls = wall_boxes(arena_spec);
+    let walls = arena_spec.wall_boxes();
     if !walls.is_empty() {
         let walls = fixture(
             boxes_collider(&walls),
@@ -626,32 +626,6 @@ pub fn collider(shape: &Shape) -> Collider {
 /// on the ground plane with no contact at all (their drag is damping), which keeps the
 /// solver free of resting contacts.
 const GROUND: Group = Group::GROUP_1;
-
-/// Half extents and centre of the ground slab: top at `y = 0`, reaching under the walls.
-pub fn ground_half_extents(arena: &Arena) -> (Vec3, Vec3) {
-    let outer = arena.half_extent + arena.wall_thickness;
-    (Vec3::new(outer, 0.5, outer), Vec3::new(0.0, -0.5, 0.0))
-}
-
-/// Half extents and centres of the four boundary walls (none when they have no height).
-pub fn wall_boxes(arena: &Arena) -> Vec<(Vec3, Vec3)> {
-    if arena.wall_height <= 0.0 {
-        return Vec::new();
-    }
-    let outer = arena.half_extent + arena.wall_thickness;
-    let h = arena.wall_height / 2.0;
-    let t = arena.wall_thickness / 2.0;
-    let middle = arena.half_extent + t;
-    [-1.0, 1.0]
-        .into_iter()
-        .flat_map(|sign| {
-            [
-                (Vec3::new(t, h, outer), Vec3::new(sign * middle, h, 0.0)),
-                (Vec3::new(outer, h, t), Vec3::new(0.0, h, sign * middle)),
-            ]
-        })
-        .collect()
-}
 
 fn boxes_collider(boxes: &[(Vec3, Vec3)]) -> Collider {
     Collider::compound(

@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy::window::PrimaryWindow;
 use prefrontal_sim::Frame;
-use prefrontal_sim::render::write_gif;
+use prefrontal_sim::frame::write_gif;
 
 use crate::Outcome;
 use crate::state::ViewState;

@@ -9,7 +9,6 @@ use bevy::light::CascadeShadowConfigBuilder;
 use bevy::prelude::*;
 use prefrontal_sim::Scene;
 use prefrontal_sim::render::shape_meshes;
-use prefrontal_sim::world::{ground_half_extents, wall_boxes};
 
 use crate::state::ViewState;
 
@@ -53,7 +52,7 @@ pub fn spawn_stage(
             ..default()
         })
     };
-    let (half, centre) = ground_half_extents(&scene.arena);
+    let (half, centre) = scene.arena.ground_box();
     let ground = solid(&mut materials, scene.arena.ground.color);
     commands.spawn((
         Mesh3d(meshes.add(Cuboid::new(2.0 * half.x, 2.0 * half.y, 2.0 * half.z))),
@@ -61,7 +60,7 @@ pub fn spawn_stage(
         Transform::from_translation(centre),
     ));
     let walls = solid(&mut materials, scene.arena.walls.color);
-    for (half, centre) in wall_boxes(&scene.arena) {
+    for (half, centre) in scene.arena.wall_boxes() {
         commands.spawn((
             Mesh3d(meshes.add(Cuboid::new(2.0 * half.x, 2.0 * half.y, 2.0 * half.z))),
             MeshMaterial3d(walls.clone()),

@@ -12,7 +12,7 @@ use crate::WorldModelError;
 use crate::config::WorldModelConfig;
 use crate::data::DataSpec;
 use crate::model::WorldModel;
-use prefrontal_config::RonConfig;
+use prefrontal_ronfile::RonConfig;
 
 /// Version of the checkpoint layout.
 pub const CHECKPOINT_VERSION: u32 = 1;
@@ -152,6 +152,12 @@ pub fn check_spec(
     data: &Path,
 ) -> Result<(), WorldModelError> {
     let mut problems = Vec::new();
+    if !expected.camera.is_empty() && expected.camera != found.camera {
+        problems.push(format!(
+            "frames come from camera \"{}\" there, \"{}\" here",
+            expected.camera, found.camera
+        ));
+    }
     if (expected.height, expected.width) != (found.height, found.width) {
         problems.push(format!(
             "frames are {}×{} there, {}×{} here",

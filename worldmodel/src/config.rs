@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use prefrontal_config::RonConfig;
+use prefrontal_ronfile::RonConfig;
 
 /// Everything that defines a training run: model, objective and optimisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -16,6 +16,10 @@ use crate::WorldModelError;
 pub struct DataSpec {
     /// Scene name of the dataset.
     pub scene: String,
+    /// The scene camera the frames were rendered from; empty in checkpoints written before
+    /// it was recorded.
+    #[serde(default)]
+    pub camera: String,
     /// Frame height in pixels.
     pub height: usize,
     /// Frame width in pixels.
@@ -37,6 +41,7 @@ impl DataSpec {
     pub fn from_header(header: &Header) -> Self {
         DataSpec {
             scene: header.scene.clone(),
+            camera: header.frame.camera.clone(),
             height: header.frame.height as usize,
             width: header.frame.width as usize,
             action_dim: header.action.names.len(),

@@ -25,7 +25,7 @@ pub use device::DeviceKind;
 pub use evaluate::{EvalReport, evaluate};
 pub use metrics::LinearProbe;
 pub use model::WorldModel;
-pub use prefrontal_config::{ConfigError, RonConfig};
+pub use prefrontal_ronfile::{ConfigError, RonConfig};
 pub use train::{Learner, TrainEvent, TrainOptions, TrainSummary, train};
 
 /// Why a world-model operation failed; every variant names the file or folder concerned.
@@ -44,7 +44,7 @@ pub enum WorldModelError {
     Board(#[from] prefrontal_board::BoardError),
     /// A config file cannot be read or used.
     #[error(transparent)]
-    Config(#[from] prefrontal_config::ConfigError),
+    Config(#[from] prefrontal_ronfile::ConfigError),
     /// The dataset cannot be read.
     #[error(transparent)]
     Dataset(#[from] prefrontal_dataset::DatasetError),

@@ -21,7 +21,7 @@ use crate::data::{Batch, EpisodeSet, EpisodeStep, WindowSampler};
 use crate::evaluate::{EvalReport, evaluate};
 use crate::model::WorldModel;
 use crate::objective::{distance, random_directions, sigreg, vicreg};
-use prefrontal_config::RonConfig;
+use prefrontal_ronfile::RonConfig;
 
 /// What `train` is asked to do.
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ const SIZE: usize = 32;
 fn spec() -> DataSpec {
     DataSpec {
         scene: "synthetic".into(),
+        camera: "top".to_owned(),
         height: SIZE,
         width: SIZE,
         action_dim: 2,

@@ -11,8 +11,8 @@ use prefrontal_sim::Scene;
 use prefrontal_worldmodel::Checkpoint;
 use prefrontal_worldmodel::RonConfig;
 
-use crate::learn::with_backend;
 use crate::progress::Progress;
+use crate::train::with_backend;
 use prefrontal_worldmodel::DeviceKind;
 
 /// Which planner searches the world model.
