@@ -157,24 +157,15 @@ pub fn pose_bodies(
 /// Draws the current plan's imagined and simulated paths, and the goal's tolerance.
 pub fn draw_overlays(state: Res<ViewState>, mut gizmos: Gizmos) {
     let lift = Vec3::Y * 0.02;
-    for path in &state.simulated {
-        gizmos.linestrip(path.iter().map(|p| *p + lift), SIMULATED_COLOR);
-        if let Some(end) = path.last() {
-            gizmos.sphere(
-                Isometry3d::from_translation(*end + lift),
-                0.025,
-                SIMULATED_COLOR,
-            );
-        }
-    }
-    for path in &state.imagined {
-        gizmos.linestrip(path.iter().map(|p| *p + lift), IMAGINED_COLOR);
-        if let Some(end) = path.last() {
-            gizmos.sphere(
-                Isometry3d::from_translation(*end + lift),
-                0.025,
-                IMAGINED_COLOR,
-            );
+    for (paths, color) in [
+        (&state.simulated, SIMULATED_COLOR),
+        (&state.imagined, IMAGINED_COLOR),
+    ] {
+        for path in paths {
+            gizmos.linestrip(path.iter().map(|p| *p + lift), color);
+            if let Some(end) = path.last() {
+                gizmos.sphere(Isometry3d::from_translation(*end + lift), 0.025, color);
+            }
         }
     }
     let flat = Quat::from_rotation_arc(Vec3::Z, Vec3::Y);
