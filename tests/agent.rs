@@ -203,17 +203,20 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
     assert!(plans >= 2.0 && fewest >= 1.0, "{exit}");
 
     // A goal from another scene, and a missing or corrupt checkpoint, are clear errors.
-    let other = run_failing(&[
-        "eval",
-        "--checkpoint",
-        run,
-        "--scene",
-        "scenes/two_rooms.scene.ron",
-        "--episodes",
-        "1",
-        "--out",
-        dir.join("other").to_str().unwrap(),
-    ]);
+    let refused = |checkpoint: &str, scene: &str, out: &str| {
+        run_failing(&[
+            "eval",
+            "--checkpoint",
+            checkpoint,
+            "--scene",
+            scene,
+            "--episodes",
+            "1",
+            "--out",
+            dir.join(out).to_str().unwrap(),
+        ])
+    };
+    let other = refused(run, "scenes/two_rooms.scene.ron", "other");
     assert!(
         other.contains("cannot plan here") && other.contains("trained on scene \"reach\""),
         "{other}"
@@ -227,30 +230,17 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
         text.replace("cameras: [", &format!("cameras: [\n{side}")),
     )
     .unwrap();
-    let camera = run_failing(&[
-        "eval",
-        "--checkpoint",
-        run,
-        "--scene",
-        two_cameras.to_str().unwrap(),
-        "--episodes",
-        "1",
-        "--out",
-        dir.join("side").to_str().unwrap(),
-    ]);
+    let camera = refused(run, two_cameras.to_str().unwrap(), "side");
     assert!(
         camera.contains("camera \"top\"") && camera.contains("\"side\""),
         "{camera}"
     );
-    let missing = run_failing(&[
-        "eval",
-        "--checkpoint",
-        dir.join("nothing").to_str().unwrap(),
-        "--scene",
+    let nothing = dir.join("nothing");
+    let missing = refused(
+        nothing.to_str().unwrap(),
         "scenes/reach.scene.ron",
-        "--out",
-        dir.join("missing").to_str().unwrap(),
-    ]);
+        "missing",
+    );
     assert!(missing.contains("does not exist"), "{missing}");
     let latest = std::fs::read_dir(Path::new(run).join("checkpoints"))
         .unwrap()
@@ -258,15 +248,7 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
         .max()
         .unwrap();
     std::fs::write(latest.join("model.mpk"), b"not a model").unwrap();
-    let corrupt = run_failing(&[
-        "eval",
-        "--checkpoint",
-        run,
-        "--scene",
-        "scenes/reach.scene.ron",
-        "--out",
-        dir.join("corrupt").to_str().unwrap(),
-    ]);
+    let corrupt = refused(run, "scenes/reach.scene.ron", "corrupt");
     assert!(
         corrupt.contains("model.mpk") && corrupt.contains("cannot be loaded"),
         "{corrupt}"

@@ -5,7 +5,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::prefrontal;
+use common::{command, prefrontal};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -333,11 +333,8 @@ fn the_simulation_holds_no_window_code() {
 #[test]
 fn view_says_what_is_missing_before_opening_a_window() {
     let view = |args: &[&str], display: Option<&str>| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_prefrontal"));
-        command
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_remove("DISPLAY");
+        let mut command = command(args);
+        command.env_remove("DISPLAY");
         if let Some(display) = display {
             command.env("DISPLAY", display);
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run_failing, run_ok, scratch, wait_for_file};
+use common::{command, run_failing, run_ok, scratch, wait_for_file};
 use protobuf::Message;
 use tensorboard_proto::event::Event;
 use tensorboard_proto::plugin_hparams::HParamsPluginData;
@@ -348,9 +348,7 @@ fn check_event_files(run: &Path) {
 
 /// Starts `prefrontal ARGS` in the repository root with stdout and stderr made by `output`.
 fn spawn(args: &[&str], output: fn() -> Stdio) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_prefrontal"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    command(args)
         .stdout(output())
         .stderr(output())
         .spawn()

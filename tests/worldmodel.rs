@@ -2,9 +2,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use common::{collect, number_after, run_failing, run_ok, scratch, train, wait_for_file};
+use common::{collect, command, number_after, run_failing, run_ok, scratch, train, wait_for_file};
 
 #[test]
 fn training_killed_mid_run_resumes_from_its_last_checkpoint() {
@@ -18,20 +18,19 @@ fn training_killed_mid_run_resumes_from_its_last_checkpoint() {
     )
     .unwrap();
     let run = dir.join("run");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prefrontal"))
-        .args([
-            "train",
-            "--data",
-            &data,
-            "--config",
-            config.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = command(&[
+        "train",
+        "--data",
+        &data,
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     wait_for_file(&run.join("checkpoints/step-00000003/state.json"), 120);
     child.kill().unwrap();
     child.wait().unwrap();

@@ -243,9 +243,7 @@ impl Search {
         evaluated: usize,
         trace: Vec<f32>,
     ) -> Result<Plan, AgentError> {
-        let device = model.device();
-        let shape = [1, self.horizon, self.bounds.dim()];
-        let tensor = Tensor::from_data(TensorData::new(sequence.clone(), shape), &device);
+        let tensor = self.sequences(model, sequence.clone());
         let latents = imagine(model, request, tensor)?; // [1, H, D]
         let energy = energy_of(latents.clone(), request, self.energy).into_data();
         let energy = energy.to_vec::<f32>().expect("energies are f32")[0];
@@ -265,6 +263,20 @@ impl Search {
         })
     }
 
+    /// Candidate sequences (`[n, horizon, M]` row-major) as a tensor on the model's device.
+    fn sequences<B: Backend>(
+        &self,
+        model: &dyn LatentModel<B>,
+        candidates: Vec<f32>,
+    ) -> Tensor<B, 3> {
+        let shape = [
+            candidates.len() / self.len(),
+            self.horizon,
+            self.bounds.dim(),
+        ];
+        Tensor::from_data(TensorData::new(candidates, shape), &model.device())
+    }
+
     /// Energies of `n` candidate sequences (`[n, horizon, M]` row-major), one batch.
     fn evaluate<B: Backend>(
         &self,
@@ -272,10 +284,7 @@ impl Search {
         request: &PlanRequest<B>,
         candidates: Vec<f32>,
     ) -> Result<Vec<f32>, AgentError> {
-        let n = candidates.len() / self.len();
-        let device = model.device();
-        let shape = [n, self.horizon, self.bounds.dim()];
-        let sequences = Tensor::from_data(TensorData::new(candidates, shape), &device);
+        let sequences = self.sequences(model, candidates);
         let energies = energies(model, request, sequences, self.energy)?; // [n]
         let values = energies
             .into_data()
@@ -518,11 +527,8 @@ impl<B: AutodiffBackend> Planner<B> for GradientPlanner {
         let (mut first, mut second) = (vec![0f32; n * len], vec![0f32; n * len]);
         let mut best = (f32::INFINITY, warm);
         let mut trace = Vec::with_capacity(c.iterations + 1);
-        let device = model.device();
         for t in 1..=c.iterations {
-            let shape = [n, c.horizon, m];
-            let sequences = Tensor::<B, 3>::from_data(TensorData::new(x.clone(), shape), &device)
-                .require_grad();
+            let sequences = search.sequences(model, x.clone()).require_grad();
             let energies = energies(model, request, sequences.clone(), search.energy)?; // [N]
             let gradients = energies.clone().sum().backward();
             let gradient = sequences

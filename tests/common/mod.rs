@@ -4,13 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// `prefrontal ARGS`, to run in the repository root.
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_prefrontal"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
 /// Runs `prefrontal ARGS` in the repository root and waits for it.
 pub fn prefrontal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_prefrontal"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
+    command(args).output().expect("the binary runs")
 }
 
 pub fn text(output: &Output) -> String {
@@ -22,7 +25,11 @@ pub fn text(output: &Output) -> String {
 }
 
 pub fn run_ok(args: &[&str]) -> String {
-    let output = prefrontal(args);
+    succeeded(args, prefrontal(args))
+}
+
+/// The output of `prefrontal ARGS`, which must have succeeded.
+fn succeeded(args: &[&str], output: Output) -> String {
     let text = text(&output);
     assert!(
         output.status.success(),
@@ -119,9 +126,7 @@ pub fn prefrontal_on_display(args: &[&str]) -> Output {
         .expect("Xvfb runs (scripts/setup.sh installs it)");
     let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
     wait_for_file(&socket, 20);
-    let output = Command::new(env!("CARGO_BIN_EXE_prefrontal"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let output = command(args)
         .env("DISPLAY", &display)
         .output()
         .expect("the binary runs");
@@ -132,13 +137,7 @@ pub fn prefrontal_on_display(args: &[&str]) -> Output {
 
 /// Runs `prefrontal ARGS` on a virtual display; it must succeed.
 pub fn run_on_display_ok(args: &[&str]) -> String {
-    let output = prefrontal_on_display(args);
-    let text = text(&output);
-    assert!(
-        output.status.success(),
-        "prefrontal {args:?} failed:\n{text}"
-    );
-    text
+    succeeded(args, prefrontal_on_display(args))
 }
 
 /// A PNG's size and RGB pixels.

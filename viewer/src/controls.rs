@@ -129,9 +129,8 @@ pub fn keyboard(
     mut requests: ResMut<Requests>,
     mut state: ResMut<ViewState>,
 ) {
-    if egui.wants_any_keyboard_input() {
-        return;
-    }
+    // Keys typed into the HUD drive nothing; the action is then the middle of the bounds.
+    let listening = !egui.wants_any_keyboard_input();
     let bindings = [
         (KeyCode::Space, Request::TogglePause),
         (KeyCode::Period, Request::Step),
@@ -147,12 +146,13 @@ pub fn keyboard(
         (KeyCode::Digit3, Request::Planner(PlannerKind::Gradient)),
     ];
     for (key, request) in bindings {
-        if keys.just_pressed(key) {
+        if listening && keys.just_pressed(key) {
             requests.0.push(request);
         }
     }
     let axis = |negative: [KeyCode; 2], positive: [KeyCode; 2]| {
-        f32::from(keys.any_pressed(positive)) - f32::from(keys.any_pressed(negative))
+        let held = |keys_of: [KeyCode; 2]| f32::from(listening && keys.any_pressed(keys_of));
+        held(positive) - held(negative)
     };
     let axes = [
         axis(

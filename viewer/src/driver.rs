@@ -12,8 +12,8 @@ use burn::tensor::backend::AutodiffBackend;
 use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
 use prefrontal_agent::eval::Protocol;
 use prefrontal_agent::{
-    AgentConfig, AgentMode, AgentPlugin, Agents, Bounds, LatentModel, PlanRecord, PlannerConfig,
-    build_planner,
+    AgentConfig, AgentMode, AgentPlugin, Agents, Bounds, LatentModel, PlanRecord, Planner,
+    PlannerConfig, build_planner,
 };
 use prefrontal_sim::kinematics::Configuration;
 use prefrontal_sim::observation::STATE_PER_BODY;
@@ -35,6 +35,15 @@ pub struct AgentSetup<B: AutodiffBackend> {
     pub probe: Option<LinearProbe>,
     /// Goals and step budget.
     pub protocol: Protocol,
+}
+
+impl<B: AutodiffBackend> AgentSetup<B> {
+    /// The configured planner within `scene`'s action bounds, seeded.
+    fn planner(&self, scene: &Scene, seed: u64) -> Box<dyn Planner<B>> {
+        let (low, high) = (&scene.action_space.low, &scene.action_space.high);
+        let bounds = Bounds::tiled(low, high, self.model.spec().frameskip);
+        build_planner::<B>(&self.config, bounds, seed)
+    }
 }
 
 impl<B: AutodiffBackend> std::fmt::Debug for AgentSetup<B> {
@@ -86,8 +95,6 @@ pub struct Driver<B: AutodiffBackend> {
     owed: f32,
     /// Frames drawn since the episode ended, while it stays on screen.
     ended_for: Option<u32>,
-    /// Plans installed so far (all episodes).
-    plans_seen: usize,
     /// When recent plans arrived, for plans per second.
     plan_times: VecDeque<Instant>,
     /// Frames drawn while the current background plan was pending.
@@ -118,8 +125,7 @@ impl<B: AutodiffBackend> Driver<B> {
         let mut env = match &agent {
             Some(setup) => {
                 let (low, high) = (&scene.action_space.low, &scene.action_space.high);
-                let bounds = Bounds::tiled(low, high, setup.model.spec().frameskip);
-                let mut planner = Some(build_planner::<B>(&setup.config, bounds, seed));
+                let mut planner = Some(setup.planner(&scene, seed));
                 let agents = Agents::new(
                     AgentMode::RealTime,
                     setup.model.clone(),
@@ -157,7 +163,6 @@ impl<B: AutodiffBackend> Driver<B> {
             seed,
             owed: 0.0,
             ended_for: None,
-            plans_seen: 0,
             plan_times: VecDeque::new(),
             frames_in_plan: 0,
         };
@@ -193,15 +198,15 @@ impl<B: AutodiffBackend> Driver<B> {
                 "{TRIES} episodes in a row start at their goal; the scene's task cannot be shown"
             )));
         };
+        // From here on the scratch world only replays plans from restored states.
+        self.scratch.set_endless(true);
         self.begin(episode, state)?;
         state.episodes += 1;
         Ok(())
     }
 
-    /// Puts both worlds into `episode` and starts the agent toward its goal.
+    /// Puts the world into `episode` and starts the agent toward its goal.
     fn begin(&mut self, episode: Episode, state: &mut ViewState) -> Result<(), ViewerError> {
-        self.scratch.reset_to(0, episode.clone())?;
-        self.scratch.set_endless(true);
         self.env.reset_to(0, episode)?;
         let goal_observation = self.env.goal_observations()?.remove(0);
         state.goal_frame = goal_observation.frame.clone();
@@ -217,20 +222,12 @@ impl<B: AutodiffBackend> Driver<B> {
         self.ended_for = None;
         self.owed = 0.0;
         self.frames_in_plan = 0;
-        if state.pilot == Pilot::Agent {
-            self.start_agent(goal_observation, state);
+        if self.agent.is_some() && state.pilot == Pilot::Agent {
+            let seed = self.seed;
+            self.with_agents(|agents| agents.start_episode(0, goal_observation, seed));
         }
         self.publish(state);
         Ok(())
-    }
-
-    fn start_agent(&mut self, goal: prefrontal_sim::Observation, state: &mut ViewState) {
-        if self.agent.is_none() {
-            return;
-        }
-        let seed = self.seed;
-        self.with_agents(|agents| agents.start_episode(0, goal, seed));
-        state.clear_plan();
     }
 
     /// Copies what the window shows from the worlds.
@@ -251,7 +248,7 @@ impl<B: AutodiffBackend> Driver<B> {
             Request::TogglePause => state.paused = !state.paused,
             Request::Step => {
                 if state.paused {
-                    self.step_once(&state.manual.clone(), state)?;
+                    self.step_once(state)?;
                 }
             }
             Request::Reset => {
@@ -369,9 +366,7 @@ impl<B: AutodiffBackend> Driver<B> {
             PlannerKind::Gradient => PlannerConfig::Gradient(GradientConfig::default()),
         }
         .with_horizon(horizon);
-        let space = &self.env.scene().action_space;
-        let bounds = Bounds::tiled(&space.low, &space.high, setup.model.spec().frameskip);
-        let planner = build_planner::<B>(&setup.config, bounds, self.seed);
+        let planner = setup.planner(self.env.scene(), self.seed);
         self.with_agents(|agents| agents.set_planner(0, planner));
         state.planner = Some(kind);
         state.clear_plan();
@@ -420,16 +415,16 @@ impl<B: AutodiffBackend> Driver<B> {
             }
         };
         for _ in 0..steps {
-            let manual = state.manual.clone();
-            if self.step_once(&manual, state)? {
+            if self.step_once(state)? {
                 break;
             }
         }
         Ok(())
     }
 
-    /// One control step by the agent or the keyboard; true when the episode ended.
-    fn step_once(&mut self, manual: &[f32], state: &mut ViewState) -> Result<bool, ViewerError> {
+    /// One control step by the agent or the keyboard (`state.manual`); true when the
+    /// episode ended.
+    fn step_once(&mut self, state: &mut ViewState) -> Result<bool, ViewerError> {
         let step = match (state.pilot, self.agent.is_some()) {
             (Pilot::Agent, true) => {
                 let step = self.env.step_driven()?.remove(0);
@@ -440,20 +435,7 @@ impl<B: AutodiffBackend> Driver<B> {
                 }
                 step
             }
-            _ => {
-                let action = if manual.is_empty() {
-                    let space = self.env.action_space();
-                    space
-                        .low
-                        .iter()
-                        .zip(&space.high)
-                        .map(|(l, h)| 0.5 * (l + h))
-                        .collect()
-                } else {
-                    manual.to_vec()
-                };
-                self.env.step(&[Action(action)])?.remove(0)
-            }
+            _ => self.env.step(&[Action(state.manual.clone())])?.remove(0),
         };
         self.publish(state);
         self.collect_plan(state)?;
@@ -477,12 +459,11 @@ impl<B: AutodiffBackend> Driver<B> {
         if self.agent.is_none() {
             return Ok(());
         }
-        let (plans, record) =
-            self.with_agents(|agents| (agents.plans(), agents.latest_plan(0).cloned()));
-        if plans == self.plans_seen {
+        let plans = self.with_agents(|agents| agents.plans()) as u64;
+        if plans == state.plans {
             return Ok(());
         }
-        self.plans_seen = plans;
+        state.plans = plans;
         let now = Instant::now();
         self.plan_times.push_back(now);
         while self
@@ -493,14 +474,13 @@ impl<B: AutodiffBackend> Driver<B> {
             self.plan_times.pop_front();
         }
         state.plans_per_second = self.plan_times.len() as f32 / 2.0;
-        state.plans += 1;
         state.fewest_frames_per_plan = Some(
             state
                 .fewest_frames_per_plan
                 .map_or(self.frames_in_plan, |f| f.min(self.frames_in_plan)),
         );
         self.frames_in_plan = 0;
-        let Some(record) = record else {
+        let Some(record) = self.with_agents(|agents| agents.latest_plan(0).cloned()) else {
             return Ok(());
         };
         state.energy = Some(record.plan.energy);

@@ -107,7 +107,8 @@ pub struct ViewState {
     pub frame_version: u64,
     /// The goal's camera frame.
     pub goal_frame: Option<Frame>,
-    /// The keyboard's action (the middle of the bounds when no key is held).
+    /// The keyboard's action (the middle of the bounds when no key is held), set every frame
+    /// before the simulation steps.
     pub manual: Vec<f32>,
     /// A message for the user (a refused request, a missing probe).
     pub note: Option<String>,
