@@ -8,5 +8,6 @@ source scripts/env.sh
 cargo fmt --all -- --check
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
+# With the wgpu backend: its tests run the GPU code path on Mesa's lavapipe.
+cargo test --workspace --locked --features wgpu 2>&1 | tee "$log"
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"

@@ -20,7 +20,7 @@ use prefrontal_worldmodel::{Checkpoint, DataSpec, Learner, WorldModel, WorldMode
 
 use crate::train::with_backend;
 use prefrontal_sim::{Action, RenderOptions, Scene, VecEnv};
-use prefrontal_worldmodel::DeviceKind;
+use prefrontal_worldmodel::Device;
 
 #[derive(Debug, clap::Args)]
 pub struct SimBenchArgs {
@@ -160,9 +160,9 @@ pub struct TrainBenchArgs {
     /// Square frame size.
     #[arg(long, default_value_t = 64)]
     size: usize,
-    /// Where to run: cpu, cuda or wgpu.
-    #[arg(long, default_value_t = DeviceKind::Cpu)]
-    device: DeviceKind,
+    /// Where to run: cpu, cuda, cuda:N, wgpu or wgpu:N.
+    #[arg(long, default_value_t = Device::default())]
+    device: Device,
     /// Seconds per measurement, after a warm-up.
     #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
     seconds: f64,
@@ -286,9 +286,10 @@ fn train_bench<B: AutodiffBackend>(
 }
 
 /// A reach-like data shape: `size`² frames, 2-D actions, 4-D proprioception.
-fn synthetic_spec(size: usize) -> DataSpec {
+pub(crate) fn synthetic_spec(size: usize) -> DataSpec {
     DataSpec {
         scene: "synthetic".into(),
+        scene_source: String::new(),
         camera: "top".to_owned(),
         height: size,
         width: size,
@@ -305,9 +306,9 @@ pub struct PlanBenchArgs {
     /// 64×64 frames) when omitted. Planning cost does not depend on the weights.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
-    /// Where to run: cpu, cuda or wgpu.
-    #[arg(long, default_value_t = DeviceKind::Cpu)]
-    device: DeviceKind,
+    /// Where to run: cpu, cuda, cuda:N, wgpu or wgpu:N.
+    #[arg(long, default_value_t = Device::default())]
+    device: Device,
     /// Seconds per measurement, after a warm-up.
     #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
     seconds: f64,

@@ -13,7 +13,7 @@ use prefrontal_worldmodel::RonConfig;
 
 use crate::progress::Progress;
 use crate::train::with_backend;
-use prefrontal_worldmodel::DeviceKind;
+use prefrontal_worldmodel::Device;
 
 /// Which planner searches the world model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -96,9 +96,9 @@ pub struct EvalArgs {
     /// Camera to render (the scene's first when omitted; use the dataset's).
     #[arg(long)]
     camera: Option<String>,
-    /// Where the model runs: cpu, cuda or wgpu.
-    #[arg(long, default_value_t = DeviceKind::Cpu)]
-    device: DeviceKind,
+    /// Where the model runs: cpu, cuda, cuda:N, wgpu or wgpu:N.
+    #[arg(long, default_value_t = Device::default())]
+    device: Device,
 }
 
 pub fn run_eval(args: &EvalArgs) -> Result<()> {

@@ -2,6 +2,7 @@
 
 mod bench;
 mod data;
+mod device_check;
 mod eval;
 mod interrupt;
 mod progress;
@@ -55,6 +56,9 @@ enum Command {
     View(view::ViewArgs),
     /// Compare finished runs: a Markdown table of their final metrics.
     Compare(run::CompareArgs),
+    /// Check a GPU backend against the CPU: train and plan a few steps on both from the same
+    /// seeded model and compare (exit status 1 beyond the tolerances).
+    CheckDevice(device_check::CheckDeviceArgs),
     /// Measure throughput and print a table.
     Bench {
         #[command(subcommand)]
@@ -166,6 +170,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => run::run_experiment(&args),
         Command::View(args) => view::run_view(&args),
         Command::Compare(args) => run::run_compare(&args),
+        Command::CheckDevice(args) => device_check::run_check_device(&args),
         Command::Bench {
             command: BenchCommand::Plan(args),
         } => bench::run_plan_bench(&args),

@@ -118,6 +118,16 @@ fn prepare(experiment: Experiment, out: &Path, file: &Path) -> Result<Plan> {
                     scene.name
                 );
             }
+            if let Ok(collected) = Scene::parse(&header.scene_source, dir)
+                && let Some(difference) = collected.difference(&scene)
+            {
+                bail!(
+                    "{}: data.dataset {} was collected in another variant of scene \"{}\": {difference}",
+                    file.display(),
+                    dir.display(),
+                    scene.name
+                );
+            }
             let index = dir.join("dataset.json");
             let text = std::fs::read_to_string(&index)
                 .with_context(|| format!("reading {}", index.display()))?;

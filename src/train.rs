@@ -6,37 +6,54 @@ use anyhow::{Result, bail};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use prefrontal_worldmodel::RonConfig;
 use prefrontal_worldmodel::{
-    Checkpoint, DeviceKind, EpisodeSet, EvalReport, TrainEvent, TrainOptions, TrainSummary,
+    Checkpoint, Device, EpisodeSet, EvalReport, TrainEvent, TrainOptions, TrainSummary,
     WorldModelConfig, evaluate, train,
 };
 
 use crate::interrupt;
 use crate::progress::Progress;
 
-/// Runs `$body` with `$B` bound to the autodiff backend of `$device` and `$dev` to its device.
+/// Runs `$body` with `$B` bound to the autodiff backend of `$device` (a
+/// [`prefrontal_worldmodel::Device`]) and `$dev` to its device.
 macro_rules! with_backend {
     ($device:expr, |$B:ident, $dev:ident| $body:expr) => {
-        match $device {
-            prefrontal_worldmodel::DeviceKind::Cpu => {
+        match prefrontal_worldmodel::Device::from($device) {
+            prefrontal_worldmodel::Device {
+                kind: prefrontal_worldmodel::DeviceKind::Cpu,
+                ..
+            } => {
                 type $B = burn::backend::Autodiff<burn::backend::Flex>;
                 let $dev = burn::backend::flex::FlexDevice;
                 $body
             }
             #[cfg(feature = "cuda")]
-            prefrontal_worldmodel::DeviceKind::Cuda => {
+            prefrontal_worldmodel::Device {
+                kind: prefrontal_worldmodel::DeviceKind::Cuda,
+                index,
+            } => {
                 type $B = burn::backend::Autodiff<burn::backend::Cuda>;
-                let $dev = burn::backend::cuda::CudaDevice::default();
+                let $dev = burn::backend::cuda::CudaDevice {
+                    index: index.unwrap_or(0),
+                };
                 $body
             }
             #[cfg(feature = "wgpu")]
-            prefrontal_worldmodel::DeviceKind::Wgpu => {
+            prefrontal_worldmodel::Device {
+                kind: prefrontal_worldmodel::DeviceKind::Wgpu,
+                index,
+            } => {
                 type $B = burn::backend::Autodiff<burn::backend::Wgpu>;
-                let $dev = burn::backend::wgpu::WgpuDevice::default();
+                let $dev = match index {
+                    Some(index) => burn::backend::wgpu::WgpuDevice::DiscreteGpu(index),
+                    None => burn::backend::wgpu::WgpuDevice::default(),
+                };
                 $body
             }
             #[allow(unreachable_patterns)]
             other => anyhow::bail!(
-                "this binary was built without the {other} backend; rebuild with `cargo build --release --features {other}`"
+                "this binary was built without the {} backend; rebuild with `cargo build --release --features {}`",
+                other.kind,
+                other.kind
             ),
         }
     };
@@ -54,9 +71,9 @@ pub struct TrainArgs {
     /// Run folder: config, checkpoints, TensorBoard events.
     #[arg(long)]
     out: PathBuf,
-    /// Where to train: cpu, cuda or wgpu.
-    #[arg(long, default_value_t = DeviceKind::Cpu)]
-    device: DeviceKind,
+    /// Where to train: cpu, cuda, cuda:N (the Nth GPU), wgpu or wgpu:N.
+    #[arg(long, default_value_t = Device::default())]
+    device: Device,
     /// Optimiser steps of the whole run (overrides `training.steps`).
     #[arg(long)]
     steps: Option<u64>,
@@ -134,6 +151,7 @@ pub fn train_with<B: AutodiffBackend>(
         }
         TrainEvent::Evaluated(report) => bar.say(describe(report)),
         TrainEvent::Checkpointed(dir) => bar.say(format!("checkpoint {}", dir.display())),
+        TrainEvent::Notice(note) => bar.say(note),
     };
     let summary = train::<B>(options, device, &mut observe)?;
     bar.finish();
@@ -167,9 +185,9 @@ pub struct ProbeArgs {
     /// Dataset folder; split into train and validation episodes as in training.
     #[arg(long)]
     data: PathBuf,
-    /// Where to run the model: cpu, cuda or wgpu.
-    #[arg(long, default_value_t = DeviceKind::Cpu)]
-    device: DeviceKind,
+    /// Where to run the model: cpu, cuda, cuda:N, wgpu or wgpu:N.
+    #[arg(long, default_value_t = Device::default())]
+    device: Device,
 }
 
 pub fn run_probe(args: &ProbeArgs) -> Result<()> {
@@ -183,9 +201,10 @@ pub fn probe_checkpoint<B: Backend>(
     data: &Path,
     device: &B::Device,
 ) -> Result<(EvalReport, EpisodeSet)> {
-    let training = &checkpoint.config.training;
-    let episodes = EpisodeSet::load(data, training.validation_fraction, training.seed)?;
-    checkpoint.check_compatible(episodes.spec(), data)?;
+    let (episodes, note) = checkpoint.load_data(data)?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
     let model = checkpoint.load_model::<B>(device)?;
     let report = evaluate(
         &model,

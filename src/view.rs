@@ -10,7 +10,7 @@ use prefrontal_agent::{AgentConfig, JepaModel, LatentModel};
 use prefrontal_experiment::spec::Experiment;
 use prefrontal_sim::{RenderOptions, Scene};
 use prefrontal_viewer::{AgentSetup, CaptureOptions, ViewerOptions};
-use prefrontal_worldmodel::{Checkpoint, DeviceKind, LinearProbe, RonConfig};
+use prefrontal_worldmodel::{Checkpoint, Device, LinearProbe, RonConfig};
 
 use crate::train::with_backend;
 
@@ -44,9 +44,9 @@ pub struct ViewArgs {
     /// Run unattended for this many frames (one control step each), then close the window.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     frames: Option<u32>,
-    /// Where the agent's model runs: cpu, cuda or wgpu.
-    #[arg(long, default_value_t = DeviceKind::Cpu)]
-    device: DeviceKind,
+    /// Where the agent's model runs: cpu, cuda, cuda:N, wgpu or wgpu:N.
+    #[arg(long, default_value_t = Device::default())]
+    device: Device,
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {

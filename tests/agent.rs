@@ -82,7 +82,7 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
         "--seed",
         "100",
         "--baselines",
-        "random",
+        "random,greedy",
         "--gifs",
         "1",
         "--out",
@@ -96,6 +96,9 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
         random <= 6 && random + 10 <= cem,
         "random reached {random} of 20, CEM {cem}:\n{table}"
     );
+    // Greedy (the same planner, horizon 1) does about as well on reach, an open arena.
+    let (greedy, _) = successes(&eval, "greedy");
+    assert!(greedy >= 12, "greedy reached {greedy} of 20:\n{table}");
     let lines = std::fs::read_to_string(eval.join("cem/episodes.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 20);
     assert!(eval.join("cem/episode_000.gif").exists());
@@ -108,6 +111,39 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
         })
         .count();
     assert_eq!(events, 1, "one TensorBoard event file per contender");
+
+    // The gradient planner through the checkpoint's differentiable predictor, in closed loop.
+    let gradient = dir.join("gradient.agent.ron");
+    std::fs::write(
+        &gradient,
+        "(planner: Gradient((samples: 8, iterations: 30, horizon: 3, learning_rate: 0.1, initial_std: 0.5)),
+          energy: (distance: L2, over: Sum), replan_every: 1)",
+    )
+    .unwrap();
+    let gradient_eval = dir.join("gradient");
+    let table = run_ok(&[
+        "eval",
+        "--checkpoint",
+        run,
+        "--scene",
+        "scenes/reach.scene.ron",
+        "--episodes",
+        "6",
+        "--agent",
+        gradient.to_str().unwrap(),
+        "--seed",
+        "100",
+        "--baselines",
+        "--gifs",
+        "0",
+        "--out",
+        gradient_eval.to_str().unwrap(),
+    ]);
+    let (reached, _) = successes(&gradient_eval, "gd");
+    assert!(
+        reached >= 4,
+        "the gradient planner reached {reached} of 6:\n{table}"
+    );
 
     // The papers' protocol: goals 25 scripted steps along, 50 steps to reach them.
     let offset = dir.join("offset");
@@ -234,6 +270,15 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
     assert!(
         camera.contains("camera \"top\"") && camera.contains("\"side\""),
         "{camera}"
+    );
+    // A variant of the scene (other damping) is refused, naming the difference.
+    let variant = dir.join("reach-variant.scene.ron");
+    std::fs::write(&variant, text.replace("linear: 4.0", "linear: 2.0")).unwrap();
+    let variant = refused(run, variant.to_str().unwrap(), "variant");
+    assert!(
+        variant.contains("another variant of scene \"reach\"")
+            && variant.contains("bodies › Body › damping: `linear: 4.0` there, `linear: 2.0` here"),
+        "{variant}"
     );
     let nothing = dir.join("nothing");
     let missing = refused(

@@ -373,3 +373,95 @@ fn bench_refuses_a_measurement_length_that_is_not_positive() {
         }
     }
 }
+
+#[test]
+fn rendering_needs_neither_the_scripts_environment_nor_a_panic_to_explain_a_missing_driver() {
+    let out = common::scratch("render-environment");
+    let render = [
+        "collect",
+        "--scene",
+        "scenes/reach.scene.ron",
+        "--episodes",
+        "1",
+        "--steps",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    // Outside the scripts (no XDG_RUNTIME_DIR): nothing on stderr that reads as a failure.
+    let quiet = command(&render)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let stderr = text(&quiet.stderr);
+    assert!(quiet.status.success(), "{stderr}");
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+    std::fs::remove_dir_all(&out).unwrap();
+    // No Vulkan driver (and no EGL one, which wgpu's GL backend would use instead): one line
+    // naming the cause and the fix, no backtrace.
+    let missing = command(&render)
+        .env("VK_ICD_FILENAMES", "/nowhere/icd.json")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nowhere/egl.json")
+        .output()
+        .unwrap();
+    let stderr = text(&missing.stderr);
+    assert!(!missing.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no GPU adapter found (VK_ICD_FILENAMES is /nowhere/icd.json)")
+            && stderr.contains("lavapipe")
+            && stderr.contains("scripts/setup.sh"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn output_folders_that_cannot_be_written_are_one_line_errors_naming_them() {
+    let dir = common::scratch("unwritable");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A file where a folder should go fails for every user, root included.
+    let blocker = dir.join("a-file");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let inside = |name: &str| blocker.join(name).to_str().unwrap().to_owned();
+    let one_line_naming_it = |args: &[&str]| {
+        let output = prefrontal(args);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        let last = stderr.trim().lines().last().unwrap_or_default().to_owned();
+        assert!(
+            last.starts_with("error:") && last.contains("a-file") && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    };
+    let collect = |out: &str| {
+        vec![
+            "collect".to_owned(),
+            "--scene".into(),
+            "scenes/reach.scene.ron".into(),
+            "--episodes".into(),
+            "2".into(),
+            "--steps".into(),
+            "30".into(),
+            "--out".into(),
+            out.to_owned(),
+        ]
+    };
+    let args = collect(&inside("data"));
+    one_line_naming_it(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let data = dir.join("data").to_str().unwrap().to_owned();
+    let args = collect(&data);
+    let output = prefrontal(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    one_line_naming_it(&[
+        "train",
+        "--data",
+        &data,
+        "--config",
+        "configs/reach.worldmodel.ron",
+        "--steps",
+        "2",
+        "--out",
+        &inside("run"),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

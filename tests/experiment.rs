@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{command, run_failing, run_ok, scratch, wait_for_file};
+use common::{command, events_in, run_failing, run_ok, scratch, wait_for_file};
 use protobuf::Message;
 use tensorboard_proto::event::Event;
 use tensorboard_proto::plugin_hparams::HParamsPluginData;
@@ -189,73 +189,6 @@ fn a_tiny_experiment_runs_end_to_end_then_skips_and_reruns_only_what_changed() {
 /// by default, so the first candidate is taken).
 fn prefrontal_sim_episode_seed(seed: u64, k: u64) -> serde_json::Value {
     serde_json::json!(prefrontal_sim::task::episode_seed(seed, k))
-}
-
-/// Reads every record of a TFRecord event file, checking the framing and both masked
-/// CRC32C checksums; parses each record as an `Event`.
-fn read_events(path: &Path) -> Vec<Event> {
-    let bytes = std::fs::read(path).unwrap();
-    let mut events = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        assert!(
-            at + 12 <= bytes.len(),
-            "{}: truncated header",
-            path.display()
-        );
-        let header = &bytes[at..at + 8];
-        let length = u64::from_le_bytes(header.try_into().unwrap()) as usize;
-        let header_crc = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
-        assert_eq!(masked_crc32c(header), header_crc, "length checksum");
-        let data = &bytes[at + 12..at + 12 + length];
-        let data_crc = u32::from_le_bytes(
-            bytes[at + 12 + length..at + 16 + length]
-                .try_into()
-                .unwrap(),
-        );
-        assert_eq!(masked_crc32c(data), data_crc, "data checksum");
-        events.push(Event::parse_from_bytes(data).unwrap());
-        at += 16 + length;
-    }
-    events
-}
-
-/// CRC-32C (Castagnoli), bit by bit, masked as TFRecord does.
-fn masked_crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0x82f6_3b78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    let crc = !crc;
-    crc.rotate_right(15).wrapping_add(0xa282_ead8)
-}
-
-/// Every event of every event file in `dir` (not below it).
-fn events_in(dir: &Path) -> Vec<Event> {
-    let mut events = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with("events.out.tfevents.") {
-            let read = read_events(&path);
-            assert_eq!(
-                read[0].get_file_version(),
-                "brain.Event:2",
-                "{}",
-                path.display()
-            );
-            events.extend(read);
-        }
-    }
-    assert!(!events.is_empty(), "no events in {}", dir.display());
-    events
 }
 
 /// Tags of scalar (simple value) summaries.

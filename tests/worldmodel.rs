@@ -1,53 +1,123 @@
-//! The world model through the binary: kill and resume, mismatched data.
+//! The world model through the binary: kill or Ctrl-C and resume, mismatched data.
 
 mod common;
 
-use std::process::Stdio;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
-use common::{collect, command, number_after, run_failing, run_ok, scratch, train, wait_for_file};
+use common::{
+    collect, command, events_in, number_after, run_failing, run_ok, scalars, scratch, train,
+    wait_for_file,
+};
 
-#[test]
-fn training_killed_mid_run_resumes_from_its_last_checkpoint() {
-    let dir = scratch("reach-kill");
-    let data = collect(&dir, "8");
-    let config = dir.join("quick.ron");
-    std::fs::write(
-        &config,
-        "(model: (encoder: Cnn(channels: [8, 16, 16, 16]), latent_dim: 32, projector: Some(64)),
-          training: (steps: 400, batch_size: 4, checkpoint_every: 3, eval_every: 1000))",
-    )
-    .unwrap();
-    let run = dir.join("run");
-    let mut child = command(&[
+/// Runs `train` to completion and returns its output.
+fn train_to_end(data: &str, config: &Path, run: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
         "train",
         "--data",
-        &data,
+        data,
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_ok(&args)
+}
+
+/// Starts `train`, waits for its step-3 checkpoint, then sends `signal` (`KILL` or `INT`).
+fn train_until_signalled(data: &str, config: &Path, run: &Path, signal: &str) -> Output {
+    let child = command(&[
+        "train",
+        "--data",
+        data,
         "--config",
         config.to_str().unwrap(),
         "--out",
         run.to_str().unwrap(),
     ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
     .spawn()
     .unwrap();
     wait_for_file(&run.join("checkpoints/step-00000003/state.json"), 120);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let out = run_ok(&[
-        "train",
-        "--data",
-        &data,
-        "--out",
-        run.to_str().unwrap(),
-        "--resume",
-        "--steps",
-        "12",
-    ]);
-    assert!(out.contains("resuming at step"), "{out}");
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal}");
+    child.wait_with_output().unwrap()
+}
+
+/// Every `train/loss` a run wrote must equal, to the bit, the uninterrupted run's at the same
+/// step (steps run twice, before a kill and after the resume, both count), and every step
+/// after `resumed_at` must be there (a kill loses the events not yet flushed before it).
+fn assert_same_losses(run: &Path, resumed_at: f64, reference: &BTreeMap<i64, f32>) {
+    let losses = scalars(&events_in(run), "train/loss");
+    for step in resumed_at as i64 + 1..=40 {
+        assert!(
+            losses.iter().any(|(s, _)| *s == step),
+            "{}: no loss at step {step}: {losses:?}",
+            run.display()
+        );
+    }
+    for (step, loss) in losses {
+        assert_eq!(
+            loss.to_bits(),
+            reference[&step].to_bits(),
+            "{}: loss at step {step}: {loss} vs uninterrupted {}",
+            run.display(),
+            reference[&step]
+        );
+    }
+}
+
+#[test]
+fn killed_or_interrupted_training_resumes_with_the_uninterrupted_losses() {
+    let dir = scratch("reach-kill");
+    let data = collect(&dir, "8");
+    let config = dir.join("quick.ron");
+    // Steps long enough (batch 16) that a signal lands long before step 40.
+    std::fs::write(
+        &config,
+        "(model: (encoder: Cnn(channels: [8, 16, 16, 16]), latent_dim: 32, projector: Some(64)),
+          training: (steps: 40, batch_size: 16, checkpoint_every: 3, eval_every: 1000, log_every: 1))",
+    )
+    .unwrap();
+    let whole = dir.join("whole");
+    train_to_end(&data, &config, &whole, &[]);
+    let reference: BTreeMap<i64, f32> = scalars(&events_in(&whole), "train/loss")
+        .into_iter()
+        .collect();
+    assert_eq!(reference.len(), 40);
+
+    // Killed: the run resumes from its last checkpoint.
+    let killed = dir.join("killed");
+    let output = train_until_signalled(&data, &config, &killed, "KILL");
+    assert!(
+        !output.status.success(),
+        "the kill landed before the run ended"
+    );
+    let out = train_to_end(&data, &config, &killed, &["--resume"]);
     let resumed_at = number_after(&out, "resuming at step");
     assert!(resumed_at >= 3.0 && resumed_at % 3.0 == 0.0, "{out}");
-    assert!(out.contains("done: step 12"), "{out}");
+    assert!(out.contains("done: step 40"), "{out}");
+    assert_same_losses(&killed, resumed_at, &reference);
+
+    // Ctrl-C: a checkpoint at the step it stopped, a clean exit, the same losses after resume.
+    let interrupted = dir.join("interrupted");
+    let output = train_until_signalled(&data, &config, &interrupted, "INT");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stopped = number_after(&stderr, "interrupted at step");
+    assert!((3.0..40.0).contains(&stopped), "{stderr}");
+    let checkpoint = interrupted.join(format!("checkpoints/step-{:08}/model.mpk", stopped as u64));
+    assert!(checkpoint.exists(), "{stderr}");
+    let out = train_to_end(&data, &config, &interrupted, &["--resume"]);
+    assert_eq!(number_after(&out, "resuming at step"), stopped, "{out}");
+    assert_same_losses(&interrupted, stopped, &reference);
+
     // A second fresh run into the same folder is refused, and nothing is lost.
     let refused = run_failing(&[
         "train",
@@ -56,10 +126,10 @@ fn training_killed_mid_run_resumes_from_its_last_checkpoint() {
         "--config",
         config.to_str().unwrap(),
         "--out",
-        run.to_str().unwrap(),
+        killed.to_str().unwrap(),
     ]);
     assert!(refused.contains("already holds a run"), "{refused}");
-    assert!(run.join("checkpoints/step-00000012/model.mpk").exists());
+    assert!(killed.join("checkpoints/step-00000040/model.mpk").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -100,4 +170,34 @@ fn probing_a_checkpoint_with_data_of_another_shape_is_refused() {
         "{message}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The GPU code path without a GPU: `scripts/gpu-check.sh` on the wgpu backend (Mesa's
+/// lavapipe), with this build's binary: the backend trains and plans as the CPU does, and the
+/// benches run (on the CPU: on lavapipe they would measure nothing of a GPU).
+#[cfg(feature = "wgpu")]
+#[test]
+fn the_gpu_check_passes_on_the_wgpu_backend() {
+    let output = std::process::Command::new("bash")
+        .args(["scripts/gpu-check.sh", "wgpu"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PREFRONTAL_BIN", env!("CARGO_BIN_EXE_prefrontal"))
+        .env("GPU_CHECK_SECONDS", "0.1")
+        // Benches on lavapipe measure nothing of a GPU: the CPU's only.
+        .env("GPU_CHECK_BENCH_DEVICES", "cpu")
+        .output()
+        .unwrap();
+    let out = common::text(&output);
+    assert!(output.status.success(), "{out}");
+    for expected in [
+        "| loss, step 5 |",
+        "| cem plan energy |",
+        "| mppi plan energy |",
+        "| gd plan energy |",
+        "wgpu agrees with the CPU",
+        "## bench plan on cpu",
+        "gpu-check: wgpu passed",
+    ] {
+        assert!(out.contains(expected), "{expected}:\n{out}");
+    }
 }

@@ -210,6 +210,13 @@ impl<B: Backend> JepaModel<B> {
                 "it was trained on scene \"{}\", not \"{}\"",
                 self.data.scene, scene.name
             ));
+        } else if let Ok(trained) = Scene::parse(&self.data.scene_source, &self.checkpoint)
+            && let Some(difference) = trained.difference(scene)
+        {
+            problems.push(format!(
+                "its data was collected in another variant of scene \"{}\": {difference}",
+                scene.name
+            ));
         }
         if scene.action_dim() != self.data.action_dim {
             problems.push(format!(

@@ -4,22 +4,102 @@
 use std::sync::Arc;
 
 use burn::backend::Flex;
+use burn::tensor::{Tensor, TensorData};
 use prefrontal_agent::eval::{
     Contender, EvalOptions, EvalSummary, Protocol, evaluate, pick_episodes,
 };
-use prefrontal_agent::{AgentConfig, Bounds, RonConfig, SimulatorModel, sampling_planner};
-use prefrontal_sim::{RenderOptions, Scene};
+use prefrontal_agent::oracle::VELOCITY_WEIGHT;
+use prefrontal_agent::{
+    AgentConfig, Bounds, LatentModel, RonConfig, SimulatorModel, sampling_planner,
+};
+use prefrontal_sim::policy::RandomPolicy;
+use prefrontal_sim::{Action, RenderOptions, Scene, VecEnv};
 
 type B = Flex;
 
 const FRAMESKIP: usize = 5;
 
-fn two_rooms() -> Scene {
-    Scene::load(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenes/two_rooms.scene.ron"
+fn scene(name: &str) -> Scene {
+    Scene::load(format!(
+        "{}/../scenes/{name}.scene.ron",
+        env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
+}
+
+fn two_rooms() -> Scene {
+    scene("two_rooms")
+}
+
+#[test]
+fn the_simulator_model_imagines_what_the_simulator_does() {
+    let steps = 4;
+    for task in ["reach", "push", "reacher"] {
+        let scene = scene(task);
+        let model =
+            SimulatorModel::<B>::new(Arc::new(scene.clone()), FRAMESKIP, &Default::default());
+        let mut env = VecEnv::new(scene.clone(), 1).unwrap();
+        env.set_auto_reset(false);
+        env.set_endless(true);
+        env.reset(&[8]).unwrap();
+        let mut policy = RandomPolicy::new(&env.action_space(), 3);
+        let mut observation = None;
+        for _ in 0..7 {
+            observation = Some(env.step(&[policy.act()]).unwrap().remove(0).observation);
+        }
+        let observation = observation.unwrap();
+        // Latents are states with velocities down-weighted.
+        let latent = model.encode(&[&observation]).unwrap(); // [1, S]
+        let values = latent.clone().into_data().to_vec::<f32>().unwrap();
+        for (i, (value, state)) in values.iter().zip(&observation.state).enumerate() {
+            let weight = if i % 13 < 7 { 1.0 } else { VELOCITY_WEIGHT };
+            assert_eq!(*value, state * weight, "{task}: component {i}");
+        }
+        let actions: Vec<Action> = (0..steps * FRAMESKIP).map(|_| policy.act()).collect();
+        let flat: Vec<f32> = actions.iter().flat_map(|a| a.0.clone()).collect();
+        let width = flat.len() / steps;
+        let imagined = model
+            .rollout(
+                latent.unsqueeze_dim(1),
+                Tensor::from_data(
+                    TensorData::new(flat, [1, steps, width]),
+                    &Default::default(),
+                ),
+            )
+            .unwrap(); // [1, K, S]
+        let imagined = imagined.into_data().to_vec::<f32>().unwrap();
+        let state_dim = values.len();
+        for (k, chunk) in actions.chunks(FRAMESKIP).enumerate() {
+            let mut state = Vec::new();
+            for action in chunk {
+                state = env
+                    .step(std::slice::from_ref(action))
+                    .unwrap()
+                    .remove(0)
+                    .observation
+                    .state;
+            }
+            let expected = model
+                .encode(&[&prefrontal_sim::Observation {
+                    state,
+                    ..observation.clone()
+                }])
+                .unwrap();
+            let expected = expected.into_data().to_vec::<f32>().unwrap();
+            let got = &imagined[k * state_dim..(k + 1) * state_dim];
+            let worst = expected
+                .iter()
+                .zip(got)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            // A restored world starts without Rapier's contact caches (warm-start impulses,
+            // here of the floor contact): states agree to well under a millimetre.
+            assert!(
+                worst <= 1e-3,
+                "{task}: model step {k} differs by {worst}:\n{expected:?}\n{got:?}"
+            );
+        }
+    }
 }
 
 fn run(scene: &Scene, config: &AgentConfig, episodes: usize, out: &std::path::Path) -> EvalSummary {

@@ -1,20 +1,22 @@
-//! `AgentPlugin` inside the simulation's ECS loop, with the toy linear model on `reach`.
+//! `AgentPlugin` inside the simulation's ECS loop, with the toy linear model on `reach`:
+//! CEM, MPPI and the gradient planner in closed loop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use burn::backend::Flex;
+use burn::backend::{Autodiff, Flex};
 use burn::tensor::Tensor;
-use prefrontal_agent::config::CemConfig;
+use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
 use prefrontal_agent::{
     AgentConfig, AgentError, AgentMode, AgentPlugin, Agents, Bounds, LatentModel, LatentSpec,
-    LinearModel, PlannerConfig, sampling_planner,
+    LinearModel, PlannerConfig, build_planner,
 };
 use prefrontal_sim::{Observation, Scene, VecEnv};
 
-type B = Flex;
+// The autodiff backend, so that the gradient planner runs in the loop too.
+type B = Autodiff<Flex>;
 
 fn reach() -> Scene {
     Scene::load(concat!(
@@ -35,30 +37,50 @@ fn linear_model() -> LinearModel<B> {
     )
 }
 
-fn config(horizon: usize) -> AgentConfig {
+fn config(planner: PlannerConfig) -> AgentConfig {
     AgentConfig {
-        planner: PlannerConfig::Cem(CemConfig {
-            samples: 64,
-            elites: 8,
-            iterations: 5,
-            horizon,
-            ..CemConfig::default()
-        }),
+        planner,
         replan_every: 1,
         ..AgentConfig::default()
     }
 }
 
-fn env_with_agent(model: Arc<dyn LatentModel<B>>, mode: AgentMode, horizon: usize) -> VecEnv {
+fn cem(horizon: usize) -> AgentConfig {
+    config(PlannerConfig::Cem(CemConfig {
+        samples: 64,
+        elites: 8,
+        iterations: 5,
+        horizon,
+        ..CemConfig::default()
+    }))
+}
+
+/// Every planner, each with a small budget.
+fn every_planner() -> Vec<AgentConfig> {
+    vec![
+        cem(5),
+        config(PlannerConfig::Mppi(MppiConfig {
+            samples: 64,
+            iterations: 5,
+            ..MppiConfig::default()
+        })),
+        config(PlannerConfig::Gradient(GradientConfig {
+            samples: 4,
+            iterations: 20,
+            ..GradientConfig::default()
+        })),
+    ]
+}
+
+fn env_with_agent(model: Arc<dyn LatentModel<B>>, mode: AgentMode, config: &AgentConfig) -> VecEnv {
     let scene = reach();
     let (low, high) = (
         scene.action_space.low.clone(),
         scene.action_space.high.clone(),
     );
-    let config = config(horizon);
     let frameskip = model.spec().frameskip;
     let agents = Agents::new(mode, model, 1, config.replan_every, (&low, &high), |_| {
-        sampling_planner(&config, Bounds::tiled(&low, &high, frameskip), 0).unwrap()
+        build_planner(config, Bounds::tiled(&low, &high, frameskip), 0)
     });
     let mut env = VecEnv::with_plugins(scene, 1, None, AgentPlugin::new(agents)).unwrap();
     env.set_auto_reset(false);
@@ -96,21 +118,24 @@ fn episode(env: &mut VecEnv, seed: u64) -> (Vec<Vec<f32>>, bool) {
 }
 
 #[test]
-fn lockstep_agent_reaches_goals_and_repeats_itself_exactly() {
-    let mut first = env_with_agent(Arc::new(linear_model()), AgentMode::Lockstep, 5);
-    let mut second = env_with_agent(Arc::new(linear_model()), AgentMode::Lockstep, 5);
-    for seed in [1, 2, 3] {
-        let (a, success) = episode(&mut first, seed);
-        let (b, _) = episode(&mut second, seed);
-        assert!(
-            success,
-            "episode {seed}: the goal was not reached in {} steps",
-            a.len()
-        );
-        assert_eq!(a, b, "episode {seed}: two lockstep runs differ");
+fn every_planner_in_the_lockstep_loop_reaches_goals_and_repeats_itself_exactly() {
+    for config in every_planner() {
+        let name = config.planner.name();
+        let mut first = env_with_agent(Arc::new(linear_model()), AgentMode::Lockstep, &config);
+        let mut second = env_with_agent(Arc::new(linear_model()), AgentMode::Lockstep, &config);
+        for seed in [1, 2, 3] {
+            let (a, success) = episode(&mut first, seed);
+            let (b, _) = episode(&mut second, seed);
+            assert!(
+                success,
+                "{name}, episode {seed}: the goal was not reached in {} steps",
+                a.len()
+            );
+            assert_eq!(a, b, "{name}, episode {seed}: two lockstep runs differ");
+        }
+        let agents = first.app_mut().world_mut().resource::<Agents<B>>();
+        assert!(agents.plans() > 10, "{name}: the agent replans every step");
     }
-    let agents = first.app_mut().world_mut().resource::<Agents<B>>();
-    assert!(agents.plans() > 10, "the agent replans every step");
 }
 
 /// The linear model behind a gate: its first rollout waits until the test opens the gate
@@ -157,7 +182,7 @@ fn real_time_agent_never_blocks_the_ecs_loop() {
         gate: Mutex::new(gate),
         open: AtomicBool::new(false),
     };
-    let mut env = env_with_agent(Arc::new(gated), AgentMode::RealTime, 10);
+    let mut env = env_with_agent(Arc::new(gated), AgentMode::RealTime, &cem(10));
     start(&mut env, 5);
     for _ in 0..20 {
         let step = env.step_driven().unwrap().remove(0);
@@ -198,7 +223,7 @@ fn a_model_predicting_nan_is_reported_and_the_loop_carries_on() {
         1,
         &Default::default(),
     );
-    let mut env = env_with_agent(Arc::new(broken), AgentMode::Lockstep, 5);
+    let mut env = env_with_agent(Arc::new(broken), AgentMode::Lockstep, &cem(5));
     start(&mut env, 1);
     let step = env.step_driven().unwrap().remove(0);
     let error = take_error(&mut env).expect("the planner's failure is reported");

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// Version of the on-disk layout; readers refuse other versions.
 pub const FORMAT_VERSION: u32 = 1;
@@ -96,6 +97,10 @@ pub struct EpisodeEntry {
     pub policy: String,
     /// Whether the episode ended at its goal.
     pub success: bool,
+    /// SHA-256 (hex) of the shard file, checked on every read; empty in datasets written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sha256: String,
 }
 
 /// The index file.
@@ -108,6 +113,26 @@ pub struct Index {
     pub header: Header,
     /// Episodes in index order.
     pub episodes: Vec<EpisodeEntry>,
+}
+
+impl Index {
+    /// SHA-256 (hex) of the header and the first `episodes` entries of the index: equal
+    /// digests mean the same scene text, spaces and frame size, and the same episodes (index,
+    /// seed, length, policy and, through each entry's `sha256`, shard contents) in order.
+    pub fn digest(&self, episodes: usize) -> String {
+        let entries = &self.episodes[..episodes.min(self.episodes.len())];
+        let mut bytes = serde_json::to_vec(&self.header).expect("the header serialises");
+        bytes.extend(serde_json::to_vec(entries).expect("the entries serialise"));
+        sha256_hex(&bytes)
+    }
+}
+
+/// SHA-256 of `bytes` as lowercase hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// One episode in memory; the shapes are those of the shard (see the crate docs).
@@ -369,6 +394,7 @@ impl Dataset {
             steps,
             policy: policy.to_owned(),
             success: episode.success.last() == Some(&1),
+            sha256: sha256_hex(&bytes),
         };
         let at = self.index.episodes.partition_point(|e| e.index < index);
         self.index.episodes.insert(at, entry);
@@ -400,6 +426,13 @@ impl Dataset {
                 )));
             }
             arrays.push(view.data().to_vec());
+        }
+        // Values changed in place keep the layout valid; only the digest notices them.
+        if !entry.sha256.is_empty() && sha256_hex(&bytes) != entry.sha256 {
+            return Err(bad(format!(
+                "its SHA-256 is not the one the index recorded for episode {}: the file was changed or damaged after it was written",
+                entry.index
+            )));
         }
         let floats = |b: &[u8]| -> Vec<f32> {
             b.chunks_exact(4)
@@ -628,6 +661,72 @@ mod tests {
         std::fs::remove_file(shard(2)).unwrap();
         let err = dataset.read_episode(2).unwrap_err().to_string();
         assert!(err.starts_with(&shard(2).display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn a_shard_changed_in_place_fails_its_digest_and_old_indexes_without_one_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dataset = Dataset::create_or_append(dir.path(), header("reach", 5)).unwrap();
+        dataset
+            .write_episode(0, 0, "random", &episode(4, 5, 0))
+            .unwrap();
+        let shard = dataset.shard_path(&dataset.index().episodes[0]);
+        let mut bytes = std::fs::read(&shard).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&shard, &bytes).unwrap();
+        let err = dataset.read_episode(0).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&shard.display().to_string()) && err.contains("SHA-256"),
+            "{err}"
+        );
+        // An index written before digests were recorded: the same shard reads, unchecked.
+        let index = dir.path().join(INDEX_FILE);
+        let text = std::fs::read_to_string(&index).unwrap();
+        let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        json["episodes"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("sha256")
+            .expect("new indexes record the digest");
+        std::fs::write(&index, json.to_string()).unwrap();
+        let old = Dataset::open(dir.path()).unwrap();
+        assert_eq!(old.read_episode(0).unwrap().success.len(), 5);
+    }
+
+    #[test]
+    fn the_index_digest_covers_the_header_and_each_prefix_of_episodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dataset = Dataset::create_or_append(dir.path(), header("reach", 5)).unwrap();
+        for i in 0..3 {
+            dataset
+                .write_episode(i, i, "random", &episode(4, 5, i as u8))
+                .unwrap();
+        }
+        let index = dataset.index().clone();
+        let two = index.digest(2);
+        assert_ne!(two, index.digest(3));
+        // Appending keeps every prefix's digest; another episode 1 changes it.
+        dataset
+            .write_episode(3, 3, "random", &episode(4, 5, 3))
+            .unwrap();
+        assert_eq!(dataset.index().digest(2), two);
+        let other = tempfile::tempdir().unwrap();
+        let mut changed = Dataset::create_or_append(other.path(), header("reach", 5)).unwrap();
+        changed
+            .write_episode(0, 0, "random", &episode(4, 5, 0))
+            .unwrap();
+        changed
+            .write_episode(1, 1, "random", &episode(4, 5, 9))
+            .unwrap();
+        assert_ne!(
+            changed.index().digest(2),
+            two,
+            "same entries, other contents"
+        );
+        let mut renamed = index.clone();
+        renamed.header.scene_source.push(' ');
+        assert_ne!(renamed.digest(2), two, "the header counts");
     }
 
     #[test]

@@ -23,7 +23,8 @@ use crate::frame::Frame;
 use crate::kinematics::Configuration;
 use crate::observation::Observation;
 use crate::render::{
-    PoseOverrides, Readback, RenderError, RenderOptions, RenderTargets, SimRenderPlugin, TileCamera,
+    PoseOverrides, Readback, RenderError, RenderOptions, RenderTargets, SimRenderPlugin,
+    TileCamera, check_adapter,
 };
 use crate::scene::Scene;
 use crate::task::{Episode, Goal, SamplingError, episode_seed};
@@ -231,6 +232,7 @@ impl VecEnv {
                     options,
                 };
                 render.camera()?;
+                check_adapter()?;
                 // The renderer's plugins, named one by one rather than Bevy's default
                 // group: with the window features on (the viewer's), that group would open
                 // an event loop, which needs a display and exists once per process.

@@ -77,6 +77,47 @@ impl Scene {
         Ok(scene)
     }
 
+    /// Where `other` first differs from this scene ("there"), or `None` when they are
+    /// equal: the enclosing fields and the differing line of each (``bodies › Body ›
+    /// damping: `linear: 4.0` there, `linear: 2.0` here``).
+    pub fn difference(&self, other: &Scene) -> Option<String> {
+        if self == other {
+            return None;
+        }
+        let (there, here) = (format!("{self:#?}"), format!("{other:#?}"));
+        let (there, here): (Vec<&str>, Vec<&str>) =
+            (there.lines().collect(), here.lines().collect());
+        let at = there
+            .iter()
+            .zip(&here)
+            .position(|(a, b)| a != b)
+            .unwrap_or(there.len().min(here.len()));
+        let indentation = |line: &str| line.len() - line.trim_start().len();
+        let mut depth = there.get(at).map_or(0, |line| indentation(line));
+        let mut path = Vec::new();
+        for line in there[..at].iter().rev() {
+            if indentation(line) < depth {
+                depth = indentation(line);
+                let item = line.trim().trim_end_matches(['{', '[', '(']).trim();
+                path.push(item.split(':').next().unwrap_or(item));
+            }
+        }
+        // The outermost line is the scene itself.
+        path.pop();
+        path.reverse();
+        let shown = |lines: &[&str]| {
+            lines.get(at).map_or("(nothing)".to_owned(), |line| {
+                line.trim().trim_end_matches(',').to_owned()
+            })
+        };
+        Some(format!(
+            "{}: `{}` there, `{}` here",
+            path.join(" › "),
+            shown(&there),
+            shown(&here)
+        ))
+    }
+
     /// Index of the body called `name`.
     pub fn body_index(&self, name: &str) -> Option<usize> {
         self.bodies.iter().position(|b| b.name == name)

@@ -653,3 +653,74 @@ fn a_fixed_joint_carries_its_child_along() {
         "cart {cart:?}, flag {flag:?}"
     );
 }
+
+#[test]
+fn a_scene_variant_names_its_first_difference() {
+    let text = std::fs::read_to_string(scenes_dir().join("reach.scene.ron")).unwrap();
+    let reach = Scene::parse(&text, "reach.scene.ron").unwrap();
+    let commented = format!("// A comment changes nothing.\n{text}");
+    assert_eq!(
+        reach.difference(&Scene::parse(&commented, "commented").unwrap()),
+        None
+    );
+    let variant = |from: &str, to: &str| {
+        let changed = Scene::parse(&text.replace(from, to), "variant").unwrap();
+        reach.difference(&changed).expect("a variant differs")
+    };
+    assert_eq!(
+        variant("linear: 4.0", "linear: 2.0"),
+        "bodies › Body › damping: `linear: 4.0` there, `linear: 2.0` here"
+    );
+    assert_eq!(
+        variant("max_steps: 100", "max_steps: 50"),
+        "task: `max_steps: 100` there, `max_steps: 50` here"
+    );
+}
+
+/// States of `env`'s first world over `actions`, after a restore or a plain run.
+fn states_under(env: &mut VecEnv, actions: &[Action]) -> Vec<Vec<f32>> {
+    actions
+        .iter()
+        .map(|action| {
+            let step = env.step(std::slice::from_ref(action)).unwrap().remove(0);
+            step.observation.state
+        })
+        .collect()
+}
+
+#[test]
+fn a_restored_state_continues_as_the_world_it_came_from() {
+    for task in ["reach", "push", "reacher"] {
+        let scene = scene(task);
+        let mut source = VecEnv::new(scene.clone(), 1).unwrap();
+        source.set_auto_reset(false);
+        source.set_endless(true);
+        source.reset(&[21]).unwrap();
+        let mut policy = RandomPolicy::new(&source.action_space(), 4);
+        let lead: Vec<Action> = (0..15).map(|_| policy.act()).collect();
+        let state = states_under(&mut source, &lead).pop().unwrap();
+        let next: Vec<Action> = (0..20).map(|_| policy.act()).collect();
+        let expected = states_under(&mut source, &next);
+
+        // Another world, from another seed, put into that state.
+        let mut copy = VecEnv::new(scene.clone(), 1).unwrap();
+        copy.set_auto_reset(false);
+        copy.set_endless(true);
+        copy.reset(&[99]).unwrap();
+        copy.restore_state(0, &state).unwrap();
+        let replayed = states_under(&mut copy, &next);
+        for (t, (a, b)) in expected.iter().zip(&replayed).enumerate() {
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            assert!(worst <= 1e-4, "{task}: step {t} differs by {worst}");
+        }
+        // A state of the wrong width, or not finite, is refused.
+        assert!(copy.restore_state(0, &state[1..]).is_err());
+        let mut bad = state.clone();
+        bad[0] = f32::NAN;
+        assert!(copy.restore_state(0, &bad).is_err());
+    }
+}

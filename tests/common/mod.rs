@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use protobuf::Message;
+use tensorboard_proto::event::Event;
+
 /// `prefrontal ARGS`, to run in the repository root.
 pub fn command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_prefrontal"));
@@ -172,4 +175,86 @@ pub fn train(data: &str, config: &str, out: &str, steps: Option<&str>) -> String
         args.extend(["--steps", steps]);
     }
     run_ok(&args)
+}
+
+/// Reads every record of a TFRecord event file, checking the framing and both masked
+/// CRC32C checksums; parses each record as an `Event`.
+pub fn read_events(path: &Path) -> Vec<Event> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut events = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        assert!(
+            at + 12 <= bytes.len(),
+            "{}: truncated header",
+            path.display()
+        );
+        let header = &bytes[at..at + 8];
+        let length = u64::from_le_bytes(header.try_into().unwrap()) as usize;
+        let header_crc = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+        assert_eq!(masked_crc32c(header), header_crc, "length checksum");
+        let data = &bytes[at + 12..at + 12 + length];
+        let data_crc = u32::from_le_bytes(
+            bytes[at + 12 + length..at + 16 + length]
+                .try_into()
+                .unwrap(),
+        );
+        assert_eq!(masked_crc32c(data), data_crc, "data checksum");
+        events.push(Event::parse_from_bytes(data).unwrap());
+        at += 16 + length;
+    }
+    events
+}
+
+/// CRC-32C (Castagnoli), bit by bit, masked as TFRecord does.
+fn masked_crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82f6_3b78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    let crc = !crc;
+    crc.rotate_right(15).wrapping_add(0xa282_ead8)
+}
+
+/// Every event of every event file in `dir` (not below it).
+pub fn events_in(dir: &Path) -> Vec<Event> {
+    let mut events = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("events.out.tfevents.") {
+            let read = read_events(&path);
+            assert_eq!(
+                read[0].get_file_version(),
+                "brain.Event:2",
+                "{}",
+                path.display()
+            );
+            events.extend(read);
+        }
+    }
+    assert!(!events.is_empty(), "no events in {}", dir.display());
+    events
+}
+
+/// `(step, value)` of every scalar summary tagged `tag` in `events`.
+pub fn scalars(events: &[Event], tag: &str) -> Vec<(i64, f32)> {
+    events
+        .iter()
+        .flat_map(|event| {
+            event
+                .get_summary()
+                .get_value()
+                .iter()
+                .filter(|value| value.get_tag() == tag && value.has_simple_value())
+                .map(move |value| (event.get_step(), value.get_simple_value()))
+        })
+        .collect()
 }

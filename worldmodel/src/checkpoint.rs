@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::WorldModelError;
 use crate::config::WorldModelConfig;
-use crate::data::DataSpec;
+use crate::data::{DataFingerprint, DataSpec, EpisodeSet};
 use crate::model::WorldModel;
 use prefrontal_ronfile::RonConfig;
 
@@ -32,6 +32,10 @@ pub struct TrainingState {
     pub spec: DataSpec,
     /// Wall-clock seconds of training so far.
     pub elapsed_s: f64,
+    /// The episodes trained on and their split; absent in checkpoints written before it
+    /// was recorded (their data is checked by shape only).
+    #[serde(default)]
+    pub data: Option<DataFingerprint>,
 }
 
 /// A checkpoint folder on disk, with its config and state read and checked.
@@ -141,6 +145,61 @@ impl Checkpoint {
     /// Refuses data whose shapes differ from those the model was trained on.
     pub fn check_compatible(&self, spec: &DataSpec, data: &Path) -> Result<(), WorldModelError> {
         check_spec(&self.state.spec, spec, &self.dir, data)
+    }
+
+    /// Loads the episodes of `data` that this checkpoint's run trained on, split as in
+    /// training. Episodes appended since the run started are left out, and the returned note
+    /// says so; data of other shapes, or whose first episodes are not the run's, is refused.
+    pub fn load_data(&self, data: &Path) -> Result<(EpisodeSet, Option<String>), WorldModelError> {
+        let training = &self.config.training;
+        let (fraction, seed) = (training.validation_fraction, training.seed);
+        let Some(recorded) = &self.state.data else {
+            let set = EpisodeSet::load(data, fraction, seed)?;
+            self.check_compatible(set.spec(), data)?;
+            return Ok((set, None));
+        };
+        let refuse = |message: String| WorldModelError::Incompatible {
+            checkpoint: self.dir.clone(),
+            data: data.to_owned(),
+            message,
+        };
+        let dataset = prefrontal_dataset::Dataset::open(data)?;
+        let index = dataset.index();
+        check_spec(
+            &self.state.spec,
+            &DataSpec::from_header(&index.header),
+            &self.dir,
+            data,
+        )?;
+        let (then, now) = (recorded.episodes, index.episodes.len());
+        if now < then {
+            return Err(refuse(format!(
+                "the run trained on {then} episodes and the dataset now holds {now} (episodes were removed, or it was collected again)"
+            )));
+        }
+        if index.digest(then) != recorded.digest {
+            return Err(refuse(format!(
+                "the dataset's scene, spaces or first {then} episodes are not the ones the run trained on (collected again, or another dataset)"
+            )));
+        }
+        let set = EpisodeSet::load_first(data, Some(then), fraction, seed)?;
+        if set.fingerprint() != recorded {
+            return Err(refuse(format!(
+                "its {then} episodes split into other validation episodes than in training ({:?} then, {:?} now)",
+                recorded.validation,
+                set.fingerprint().validation
+            )));
+        }
+        let note = (now > then).then(|| {
+            format!(
+                "{}: {} episodes appended since the run started are left out; using its first {then} ({} train / {} validation, as in training)",
+                data.display(),
+                now - then,
+                set.train_episodes().len(),
+                set.validation_episodes().len()
+            )
+        });
+        Ok((set, note))
     }
 }
 

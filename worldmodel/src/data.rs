@@ -16,6 +16,10 @@ use crate::WorldModelError;
 pub struct DataSpec {
     /// Scene name of the dataset.
     pub scene: String,
+    /// The text of the scene file the data was collected in; empty in checkpoints written
+    /// before it was recorded.
+    #[serde(default)]
+    pub scene_source: String,
     /// The scene camera the frames were rendered from; empty in checkpoints written before
     /// it was recorded.
     #[serde(default)]
@@ -41,6 +45,7 @@ impl DataSpec {
     pub fn from_header(header: &Header) -> Self {
         DataSpec {
             scene: header.scene.clone(),
+            scene_source: header.scene_source.clone(),
             camera: header.frame.camera.clone(),
             height: header.frame.height as usize,
             width: header.frame.width as usize,
@@ -55,6 +60,19 @@ impl DataSpec {
     pub fn frame_len(&self) -> usize {
         self.height * self.width * 3
     }
+}
+
+/// Which episodes a run trained on: stored in checkpoints so that `--resume` and `probe` use
+/// the same episodes and split after episodes were appended, and refuse changed data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFingerprint {
+    /// Episodes in the dataset when the run started; later ones are not the run's.
+    pub episodes: usize,
+    /// [`prefrontal_dataset::Index::digest`] of those episodes.
+    pub digest: String,
+    /// Dataset indices of the validation episodes.
+    pub validation: Vec<u64>,
 }
 
 /// One episode held in memory.
@@ -94,6 +112,7 @@ pub struct EpisodeStep {
 #[derive(Debug)]
 pub struct EpisodeSet {
     spec: DataSpec,
+    fingerprint: DataFingerprint,
     episodes: Vec<EpisodeArrays>,
     train: Vec<usize>,
     validation: Vec<usize>,
@@ -126,9 +145,31 @@ pub struct Batch<B: Backend> {
 impl EpisodeSet {
     /// Loads every episode of the dataset at `dir` and splits episodes into train and validation.
     pub fn load(dir: &Path, validation_fraction: f64, seed: u64) -> Result<Self, WorldModelError> {
+        Self::load_first(dir, None, validation_fraction, seed)
+    }
+
+    /// Loads the first `episodes` episodes of the dataset at `dir` (all when `None`) and
+    /// splits them into train and validation; the split depends only on their count, the
+    /// fraction and the seed.
+    pub fn load_first(
+        dir: &Path,
+        episodes: Option<usize>,
+        validation_fraction: f64,
+        seed: u64,
+    ) -> Result<Self, WorldModelError> {
         let dataset = Dataset::open(dir)?;
-        let spec = DataSpec::from_header(&dataset.index().header);
-        let count = dataset.index().episodes.len();
+        let index = dataset.index();
+        let spec = DataSpec::from_header(&index.header);
+        let count = episodes.unwrap_or(index.episodes.len());
+        if count > index.episodes.len() {
+            return Err(WorldModelError::Data {
+                path: dir.to_owned(),
+                message: format!(
+                    "has {} episodes; {count} were asked for",
+                    index.episodes.len()
+                ),
+            });
+        }
         if count < 2 {
             return Err(WorldModelError::Data {
                 path: dir.to_owned(),
@@ -156,8 +197,17 @@ impl EpisodeSet {
         let mut train = order[held_out..].to_vec();
         validation.sort_unstable();
         train.sort_unstable();
+        let fingerprint = DataFingerprint {
+            episodes: count,
+            digest: index.digest(count),
+            validation: validation
+                .iter()
+                .map(|&position| index.episodes[position].index)
+                .collect(),
+        };
         Ok(EpisodeSet {
             spec,
+            fingerprint,
             episodes,
             train,
             validation,
@@ -167,6 +217,11 @@ impl EpisodeSet {
     /// Shapes of this data.
     pub fn spec(&self) -> &DataSpec {
         &self.spec
+    }
+
+    /// Which episodes were loaded and how they were split.
+    pub fn fingerprint(&self) -> &DataFingerprint {
+        &self.fingerprint
     }
 
     /// Training episode positions.

@@ -41,3 +41,51 @@ impl FromStr for DeviceKind {
         }
     }
 }
+
+/// A backend and which of its devices: `cpu`, `cuda`, `cuda:1`, `wgpu`, `wgpu:0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Device {
+    /// The backend.
+    pub kind: DeviceKind,
+    /// The device's index among the backend's devices; `None` for the backend's default
+    /// (CUDA device 0; wgpu's preferred adapter, which is lavapipe on a machine without a GPU).
+    pub index: Option<usize>,
+}
+
+impl From<DeviceKind> for Device {
+    fn from(kind: DeviceKind) -> Self {
+        Device { kind, index: None }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(index) => write!(f, "{}:{index}", self.kind),
+            None => write!(f, "{}", self.kind),
+        }
+    }
+}
+
+impl FromStr for Device {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (kind, index) = match text.split_once(':') {
+            Some((kind, index)) => {
+                let index = index.parse::<usize>().map_err(|_| {
+                    format!("`{index}` in `{text}` is not a device index (cuda:0, cuda:1, …)")
+                })?;
+                (kind, Some(index))
+            }
+            None => (text, None),
+        };
+        let kind = kind.parse::<DeviceKind>()?;
+        if kind == DeviceKind::Cpu && index.is_some() {
+            return Err(format!(
+                "the CPU backend has one device: `cpu`, not `{text}`"
+            ));
+        }
+        Ok(Device { kind, index })
+    }
+}

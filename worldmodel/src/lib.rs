@@ -21,7 +21,7 @@ use std::path::PathBuf;
 pub use checkpoint::Checkpoint;
 pub use config::WorldModelConfig;
 pub use data::{DataSpec, EpisodeSet};
-pub use device::DeviceKind;
+pub use device::{Device, DeviceKind};
 pub use evaluate::{EvalReport, evaluate};
 pub use metrics::LinearProbe;
 pub use model::WorldModel;

@@ -1,5 +1,7 @@
 //! The world model: frame encoder (CNN or ViT), optional projector, action-conditioned predictor.
 
+use burn::backend::Flex;
+use burn::backend::flex::FlexDevice;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::transformer::{
@@ -9,6 +11,7 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
     PaddingConfig2d,
 };
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Distribution, Int, Tensor, TensorData};
@@ -212,9 +215,16 @@ impl<B: Backend> WorldModel<B> {
         Self::initialise(config, spec, None, device)
     }
 
-    /// A freshly initialised model whose weights depend on `seed` alone.
+    /// A freshly initialised model whose weights depend on `seed` alone: they are drawn by
+    /// the CPU backend and copied to `device`, so a seed gives the same model on every backend.
     pub fn seeded(config: &ModelConfig, spec: &DataSpec, seed: u64, device: &B::Device) -> Self {
-        Self::initialise(config, spec, Some(seed), device)
+        let cpu = WorldModel::<Flex>::initialise(config, spec, Some(seed), &FlexDevice);
+        let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
+        let bytes = Recorder::<Flex>::record(&recorder, cpu.into_record(), ())
+            .expect("a model record serialises to memory");
+        let record =
+            Recorder::<B>::load(&recorder, bytes, device).expect("a record written just now loads");
+        Self::build(config, spec, device).load_record(record)
     }
 
     /// Burn initialises parameters lazily from one process-wide generator. Seeding,

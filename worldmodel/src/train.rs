@@ -90,6 +90,8 @@ pub enum TrainEvent {
     Evaluated(Box<EvalReport>),
     /// A checkpoint landed.
     Checkpointed(PathBuf),
+    /// Something about the run the user should know (episodes appended since it started).
+    Notice(String),
 }
 
 /// The end of a training run.
@@ -155,6 +157,11 @@ impl<B: AutodiffBackend> Learner<B> {
             target,
             config: config.clone(),
         }
+    }
+
+    /// The EMA target, when the objective keeps one.
+    pub fn target(&self) -> Option<&WorldModel<B>> {
+        self.target.as_ref()
     }
 
     /// Restores weights, optimiser state and EMA target from a checkpoint folder.
@@ -388,10 +395,16 @@ pub fn train<B: AutodiffBackend>(
     }
     let total = config.training.steps;
     let t = config.training.clone();
-    let data = EpisodeSet::load(&options.data, t.validation_fraction, t.seed)?;
-    if let Some(checkpoint) = &resume_from {
-        checkpoint.check_compatible(data.spec(), &options.data)?;
-    }
+    let data = match &resume_from {
+        Some(checkpoint) => {
+            let (data, note) = checkpoint.load_data(&options.data)?;
+            if let Some(note) = note {
+                observe(&TrainEvent::Notice(note));
+            }
+            data
+        }
+        None => EpisodeSet::load(&options.data, t.validation_fraction, t.seed)?,
+    };
     let frames = config.window_frames();
     let frameskip = config.model.frameskip;
     let train_windows = data.windows(data.train_episodes(), frames, frameskip);
@@ -446,6 +459,7 @@ pub fn train<B: AutodiffBackend>(
             step,
             spec: data.spec().clone(),
             elapsed_s: elapsed,
+            data: Some(data.fingerprint().clone()),
         };
         checkpoint::write(out, &config, &state, |dir| learner.save(dir))
     };

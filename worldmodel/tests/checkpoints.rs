@@ -4,10 +4,10 @@ mod common;
 
 use std::path::Path;
 
-use burn::backend::Flex;
-use common::{options, run, small_config, write_toy_dataset};
+use burn::backend::{Autodiff, Flex};
+use common::{options, run, small_config, write_toy_dataset, write_toy_episodes};
 use prefrontal_worldmodel::RonConfig;
-use prefrontal_worldmodel::{Checkpoint, WorldModelConfig};
+use prefrontal_worldmodel::{Checkpoint, TrainEvent, WorldModelConfig, train};
 
 #[test]
 fn resume_after_an_interruption_continues_at_the_same_step_with_the_same_data() {
@@ -44,14 +44,77 @@ fn resume_after_an_interruption_continues_at_the_same_step_with_the_same_data() 
     {
         assert_eq!(step_a, step_b);
         assert_eq!(windows_a, windows_b, "data order at step {step_a}");
-        assert!(
-            (losses_a.total - losses_b.total).abs() <= 1e-4 * losses_a.total.abs().max(1.0),
-            "loss at step {step_a}: {} vs {}",
-            losses_a.total,
-            losses_b.total
+        assert_eq!(
+            losses_a, losses_b,
+            "every loss term at step {step_a}, to the bit"
         );
     }
     assert_eq!(whole.evaluation.probe, resumed.evaluation.probe);
+}
+
+#[test]
+fn appended_episodes_are_left_out_and_changed_data_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_toy_dataset(&data, 6, 12, 7);
+    let out = dir.path().join("run");
+    run(&options(&data, &out, Some(small_config(2)))).unwrap();
+    let checkpoint = Checkpoint::open(&out).unwrap();
+    let recorded = checkpoint
+        .state
+        .data
+        .clone()
+        .expect("new runs record their data");
+    assert_eq!(recorded.episodes, 6);
+    assert_eq!(recorded.validation.len(), 2, "ceil(6 × 0.2) held out");
+
+    // Three episodes appended: the run's six are used, split as in training, and a note says so.
+    write_toy_episodes(&data, 6..9, 12, 7);
+    let (episodes, note) = checkpoint.load_data(&data).unwrap();
+    assert_eq!(episodes.fingerprint(), &recorded);
+    let note = note.expect("a note about the appended episodes");
+    assert!(
+        note.contains("3 episodes appended") && note.contains("first 6"),
+        "{note}"
+    );
+    let mut resume = options(&data, &out, None);
+    resume.resume = true;
+    resume.steps = Some(4);
+    let mut notices = Vec::new();
+    let summary = train::<Autodiff<Flex>>(&resume, &Default::default(), &mut |event| {
+        if let TrainEvent::Notice(note) = event {
+            notices.push(note.clone());
+        }
+    })
+    .unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        summary
+            .history
+            .iter()
+            .flat_map(|(_, _, windows)| windows)
+            .all(|window| window.episode < 6),
+        "the resumed steps train on the run's episodes only"
+    );
+    assert_eq!(Checkpoint::open(&out).unwrap().state.data, Some(recorded));
+
+    // Collected again with other contents, or fewer episodes: refused, naming both folders.
+    let again = dir.path().join("again");
+    write_toy_dataset(&again, 6, 12, 8);
+    let error = checkpoint.load_data(&again).unwrap_err().to_string();
+    assert!(
+        error.contains("does not fit the data in")
+            && error.contains("again")
+            && error.contains("first 6 episodes are not the ones the run trained on"),
+        "{error}"
+    );
+    let fewer = dir.path().join("fewer");
+    write_toy_dataset(&fewer, 4, 12, 7);
+    let error = checkpoint.load_data(&fewer).unwrap_err().to_string();
+    assert!(
+        error.contains("trained on 6 episodes and the dataset now holds 4"),
+        "{error}"
+    );
 }
 
 #[test]

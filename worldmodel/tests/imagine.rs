@@ -14,6 +14,7 @@ const SIZE: usize = 32;
 fn spec() -> DataSpec {
     DataSpec {
         scene: "synthetic".into(),
+        scene_source: String::new(),
         camera: "top".to_owned(),
         height: SIZE,
         width: SIZE,

@@ -3,11 +3,15 @@
 
 mod common;
 
-use burn::backend::Flex;
+use std::collections::HashMap;
+
+use burn::backend::{Autodiff, Flex};
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use common::{SIZE, options, run, small_config, write_toy_dataset};
-use prefrontal_worldmodel::Checkpoint;
 use prefrontal_worldmodel::config::AntiCollapse;
+use prefrontal_worldmodel::{Checkpoint, EpisodeSet, Learner, WorldModel};
 
 fn toy(episodes: usize, steps: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -151,6 +155,97 @@ fn vicreg_and_ema_train_without_collapse() {
             report.effective_rank
         );
     }
+}
+
+/// Every float parameter of `model`, flattened, by id; and whether each requires a gradient.
+fn parameters<B: Backend>(model: &WorldModel<B>) -> HashMap<ParamId, (Vec<f32>, bool)> {
+    struct Collect(HashMap<ParamId, (Vec<f32>, bool)>);
+    impl<B: Backend> ModuleVisitor<B> for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let values = param.val().into_data().to_vec::<f32>().unwrap();
+            self.0.insert(param.id, (values, param.is_require_grad()));
+        }
+    }
+    let mut collect = Collect(HashMap::new());
+    model.visit(&mut collect);
+    collect.0
+}
+
+#[test]
+fn the_ema_target_follows_the_online_model_at_its_rate_and_gets_no_gradient() {
+    type B = Autodiff<Flex>;
+    let dir = toy(4, 20);
+    let mut config = small_config(3);
+    let momentum = 0.9;
+    config.objective.anti_collapse = AntiCollapse::Ema { momentum };
+    let data = EpisodeSet::load(&dir.path().join("data"), 0.2, 0).unwrap();
+    let (frames, frameskip) = (config.window_frames(), config.model.frameskip);
+    let windows = data.windows(data.train_episodes(), frames, frameskip);
+    let device = Default::default();
+    let batch = data.batch::<B>(&windows[..8], frames, frameskip, &device);
+    let mut learner = Learner::<B>::new(&config, data.spec(), &device);
+    let start = parameters(learner.target().expect("EMA keeps a target"));
+    assert!(
+        start.values().all(|(_, grad)| !grad),
+        "the target is outside autodiff"
+    );
+    // Batch norm's running statistics are visited too, never trained, never blended.
+    let online = parameters(&learner.model);
+    let trained: Vec<ParamId> = online
+        .iter()
+        .filter(|(_, (_, grad))| *grad)
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(trained.len() > 30, "{} trained parameters", trained.len());
+    assert!(
+        trained.iter().all(|id| start[id].0 == online[id].0),
+        "a copy at first"
+    );
+    let mut previous = start;
+    for step in 0..3 {
+        learner.step(&batch, step, 1e-2).unwrap();
+        let online = parameters(&learner.model);
+        let target = parameters(learner.target().unwrap());
+        let mut moved = 0.0f32;
+        for id in &trained {
+            let (values, grad) = &target[id];
+            assert!(!grad);
+            for ((t, before), o) in values.iter().zip(&previous[id].0).zip(&online[id].0) {
+                let expected = momentum * before + (1.0 - momentum) * o;
+                assert!(
+                    (t - expected).abs() <= 1e-6 * (1.0 + expected.abs()),
+                    "{t} vs {expected}"
+                );
+                moved = moved.max((t - before).abs());
+            }
+        }
+        assert!(
+            moved > 1e-5,
+            "step {step}: the target moved toward the online model"
+        );
+        previous = target;
+    }
+    // The target's encoding gives its parameters no gradient.
+    let target = learner.target().unwrap();
+    let observed = &batch.observed;
+    let gradients = target
+        .encode(observed.frames.clone(), observed.proprio.clone())
+        .sum()
+        .backward();
+    struct NoGradient<'a>(
+        &'a <B as burn::tensor::backend::AutodiffBackend>::Gradients,
+        usize,
+    );
+    impl ModuleVisitor<B> for NoGradient<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if param.val().grad(self.0).is_some() {
+                self.1 += 1;
+            }
+        }
+    }
+    let mut check = NoGradient(&gradients, 0);
+    target.visit(&mut check);
+    assert_eq!(check.1, 0, "target parameters with a gradient");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! tile of one shared render target, by one camera, in one pass, and the target is read
 //! back synchronously after the update that rendered it (frame t shows state t).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bevy::asset::{RenderAssetUsages, load_internal_asset, uuid_handle};
 use bevy::camera::RenderTarget;
@@ -19,6 +19,7 @@ use bevy::render::render_resource::{
     TextureFormat, TextureUsages,
 };
 use bevy::render::renderer::{RenderDevice, RenderQueue};
+use bevy::render::settings::WgpuSettings;
 use bevy::render::texture::GpuImage;
 use bevy::render::view::Msaa;
 use bevy::shader::{Shader, ShaderRef};
@@ -84,6 +85,35 @@ pub enum RenderError {
     /// The renderer never produced a complete frame.
     #[error("the renderer produced no complete frame after {0} warm-up updates")]
     NotReady(u32),
+    /// wgpu found no GPU adapter (no Vulkan driver installed, or none that loads).
+    #[error(
+        "no GPU adapter found ({0}); without a GPU, Mesa's software Vulkan (lavapipe, Debian package mesa-vulkan-drivers) renders on the CPU: `bash scripts/setup.sh` installs it"
+    )]
+    NoAdapter(String),
+}
+
+/// Looks for a GPU adapter as Bevy's renderer will (the same backends and environment),
+/// once per process: Bevy panics when it finds none, this says why and how to fix it.
+pub fn check_adapter() -> Result<(), RenderError> {
+    static FOUND: OnceLock<Result<(), RenderError>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let backends = WgpuSettings::default()
+                .backends
+                .unwrap_or(wgpu::Backends::all());
+            let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+            descriptor.backends = backends;
+            let instance = wgpu::Instance::new(descriptor);
+            if !bevy::tasks::block_on(instance.enumerate_adapters(backends)).is_empty() {
+                return Ok(());
+            }
+            let driver = match std::env::var("VK_ICD_FILENAMES") {
+                Ok(files) => format!("VK_ICD_FILENAMES is {files}"),
+                Err(_) => "no Vulkan driver".to_owned(),
+            };
+            Err(RenderError::NoAdapter(driver))
+        })
+        .clone()
 }
 
 /// A world's camera: its projection and its place in the shared target.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::ops::Range;
 use std::path::Path;
 
 use burn::backend::{Autodiff, Flex};
@@ -58,8 +59,14 @@ fn render(position: [f32; 2], frames: &mut Vec<u8>) {
 
 /// Writes `episodes` toy episodes of `steps` steps into a new dataset at `dir`.
 pub fn write_toy_dataset(dir: &Path, episodes: usize, steps: usize, seed: u64) {
+    write_toy_episodes(dir, 0..episodes, steps, seed);
+}
+
+/// Writes toy episodes `indices` of `steps` steps into the dataset at `dir`, creating it
+/// or appending to it.
+pub fn write_toy_episodes(dir: &Path, indices: Range<usize>, steps: usize, seed: u64) {
     let mut dataset = Dataset::create_or_append(dir, header()).unwrap();
-    for index in 0..episodes {
+    for index in indices {
         let mut rng = ChaCha8Rng::seed_from_u64(seed * 1000 + index as u64);
         let mut position = [rng.random_range(-0.8..0.8), rng.random_range(-0.8..0.8)];
         let mut velocity = [0.0f32; 2];

@@ -1,8 +1,9 @@
-//! SIGReg against a direct f64 evaluation of the Epps–Pulley integral, and its gradient.
+//! The anti-collapse terms: SIGReg against a direct f64 evaluation of the Epps–Pulley
+//! integral and its gradient; what VICReg's variance hinge does to shrunk latents.
 
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Tensor, TensorData};
-use prefrontal_worldmodel::objective::{random_directions, sigreg, sigreg_quadrature};
+use prefrontal_worldmodel::objective::{random_directions, sigreg, sigreg_quadrature, vicreg};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -251,4 +252,51 @@ fn sigreg_gradient_moves_a_non_gaussian_batch_toward_isotropy() {
         mean_after < 0.25 * mean_before,
         "mean norm: {mean_before} → {mean_after}"
     );
+}
+
+/// Standard deviation of each column of `values` `[rows, cols]`.
+fn column_std(values: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    (0..cols)
+        .map(|c| {
+            let column: Vec<f64> = (0..rows).map(|r| values[r * cols + c]).collect();
+            let mean = column.iter().sum::<f64>() / rows as f64;
+            let variance =
+                column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (rows - 1) as f64;
+            variance.sqrt()
+        })
+        .collect()
+}
+
+#[test]
+fn vicreg_variance_term_restores_the_spread_of_shrunk_latents_and_stops_at_one() {
+    let (rows, cols) = (64, 8);
+    let shrunk: Vec<f64> = gaussian(rows, cols, 3).iter().map(|v| 0.01 * v).collect();
+    let mut z = tensor(&shrunk, rows, cols).require_grad();
+    // Each step adds lr / (D (N − 1)) to every column's std while it is below one.
+    let lr = 20.0;
+    for _ in 0..60 {
+        let (variance, _) = vicreg(z.clone());
+        let gradients = variance.backward();
+        let gradient = z.grad(&gradients).expect("z requires a gradient");
+        z = Tensor::from_inner(z.inner() - gradient.mul_scalar(lr)).require_grad();
+    }
+    let spread = column_std(&to_vec(z.clone()), rows, cols);
+    assert!(
+        spread.iter().all(|s| (0.97..1.06).contains(s)),
+        "every column back near std 1, from 0.01: {spread:?}"
+    );
+    // At std one the hinge is flat: no term pushes the latents further apart.
+    let (variance, _) = vicreg(z.clone());
+    let value = variance.into_scalar();
+    assert!(value < 1e-3, "hinge {value}");
+    // The covariance term alone leaves the shrunk spread where it was.
+    let mut z = tensor(&shrunk, rows, cols).require_grad();
+    for _ in 0..60 {
+        let (_, covariance) = vicreg(z.clone());
+        let gradients = covariance.backward();
+        let gradient = z.grad(&gradients).expect("z requires a gradient");
+        z = Tensor::from_inner(z.inner() - gradient.mul_scalar(lr)).require_grad();
+    }
+    let spread = column_std(&to_vec(z), rows, cols);
+    assert!(spread.iter().all(|s| *s < 0.011), "{spread:?}");
 }

@@ -1,0 +1,295 @@
+//! `prefrontal check-device`: a GPU backend against the CPU backend. Both train a few steps
+//! from the same seeded model on the same batches, then plan from the same latents with
+//! every planner; the losses and plans must agree within stated tolerances.
+
+use anyhow::{Result, bail};
+use burn::backend::Autodiff;
+use burn::backend::flex::{Flex, FlexDevice};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
+use prefrontal_agent::{
+    AgentConfig, Bounds, JepaModel, Plan, PlanRequest, PlannerConfig, build_planner,
+    sampling_planner,
+};
+use prefrontal_worldmodel::config::EncoderConfig;
+use prefrontal_worldmodel::data::{Batch, Frames};
+use prefrontal_worldmodel::{DataSpec, Device, DeviceKind, Learner, WorldModelConfig};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::bench::synthetic_spec;
+use crate::train::with_backend;
+
+/// Largest relative difference between the backends' training losses at any step.
+const LOSS_TOLERANCE: f32 = 1e-3;
+/// Largest difference between the backends' planned actions (actions lie in [-1, 1]). CEM
+/// ranks candidates and agrees to 1e-7; MPPI's exponential weights and the gradient planner's
+/// Adam steps carry the last bits further (6e-3 and 7e-3 on lavapipe).
+const ACTION_TOLERANCE: f32 = 2e-2;
+/// Largest relative difference between the backends' plan energies (lavapipe: CEM 5e-5,
+/// MPPI 7e-4, gradient 8e-3).
+const ENERGY_TOLERANCE: f32 = 2e-2;
+
+#[derive(Debug, clap::Args)]
+pub struct CheckDeviceArgs {
+    /// The device to check against the CPU: cuda, cuda:N, wgpu or wgpu:N.
+    #[arg(long)]
+    device: Device,
+    /// Optimiser steps on each backend.
+    #[arg(long, default_value_t = 5)]
+    steps: u64,
+    /// World-model config (`*.ron`); a small CNN model when omitted.
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+}
+
+/// Frame side of the synthetic batches.
+const SIZE: usize = 32;
+
+pub fn run_check_device(args: &CheckDeviceArgs) -> Result<()> {
+    if args.device.kind == DeviceKind::Cpu {
+        bail!("--device: give the GPU backend to check against the CPU (cuda, cuda:N, wgpu)");
+    }
+    if args.steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    let config = match &args.config {
+        Some(path) => prefrontal_worldmodel::RonConfig::load(path)?,
+        None => small_config(),
+    };
+    let spec = synthetic_spec(SIZE);
+    let batches: Vec<SyntheticBatch> = (0..args.steps)
+        .map(|step| SyntheticBatch::new(&config, &spec, step))
+        .collect();
+    let cpu = run_on::<Autodiff<Flex>>(&config, &spec, &batches, &FlexDevice)?;
+    let checked = with_backend!(args.device, |B, device| run_on::<B>(
+        &config, &spec, &batches, &device
+    ))?;
+    println!(
+        "{} against cpu: {} training steps from the same seeded model, then each planner from the same latents",
+        args.device, args.steps
+    );
+    println!(
+        "| quantity | cpu | {} | difference |\n|---|---:|---:|---:|",
+        args.device
+    );
+    let mut failures = Vec::new();
+    for (step, (a, b)) in cpu.losses.iter().zip(&checked.losses).enumerate() {
+        let relative = (a - b).abs() / a.abs().max(1e-6);
+        println!(
+            "| loss, step {} | {a:.6} | {b:.6} | {relative:.1e} (relative) |",
+            step + 1
+        );
+        if !within(relative, LOSS_TOLERANCE) {
+            failures.push(format!(
+                "the loss of step {} differs by {relative:.1e}",
+                step + 1
+            ));
+        }
+    }
+    for ((name, a), (_, b)) in cpu.plans.iter().zip(&checked.plans) {
+        let energy = (a.energy - b.energy).abs() / a.energy.abs().max(1e-6);
+        let actions = a
+            .actions
+            .iter()
+            .zip(&b.actions)
+            .fold(0.0f32, |worst, (x, y)| worst.max((x - y).abs()));
+        println!(
+            "| {name} plan energy | {:.6} | {:.6} | {energy:.1e} (relative) |",
+            a.energy, b.energy
+        );
+        println!("| {name} plan actions | | | {actions:.1e} (largest) |");
+        if !within(energy, ENERGY_TOLERANCE) {
+            failures.push(format!("the {name} plan's energy differs by {energy:.1e}"));
+        }
+        if !within(actions, ACTION_TOLERANCE) {
+            failures.push(format!("the {name} plan's actions differ by {actions:.1e}"));
+        }
+    }
+    println!(
+        "tolerances: loss {LOSS_TOLERANCE:.0e} relative, plan energy {ENERGY_TOLERANCE:.0e} relative, plan actions {ACTION_TOLERANCE:.0e}"
+    );
+    if !failures.is_empty() {
+        bail!(
+            "{} disagrees with the CPU: {}",
+            args.device,
+            failures.join("; ")
+        );
+    }
+    println!("{} agrees with the CPU", args.device);
+    Ok(())
+}
+
+/// A model small enough that the check takes seconds on lavapipe.
+fn small_config() -> WorldModelConfig {
+    let mut config = WorldModelConfig::default();
+    config.model.encoder = EncoderConfig::Cnn {
+        channels: vec![8, 16, 32],
+    };
+    config.model.latent_dim = 32;
+    config.model.projector = Some(64);
+    config.training.batch_size = 8;
+    config
+}
+
+/// A training batch drawn on the CPU from a seed: the same numbers on every backend.
+#[derive(Debug)]
+struct SyntheticBatch {
+    /// `[W·F, 3, SIZE, SIZE]`.
+    frames: Vec<f32>,
+    /// `[W·F, P]`.
+    proprio: Vec<f32>,
+    /// `[W, F-1, A·frameskip]`.
+    actions: Vec<f32>,
+    windows: usize,
+    frames_per_window: usize,
+    action_width: usize,
+}
+
+impl SyntheticBatch {
+    fn new(config: &WorldModelConfig, spec: &DataSpec, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (windows, frames) = (config.training.batch_size, config.window_frames());
+        let action_width = spec.action_dim * config.model.frameskip;
+        let mut uniform =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
+        SyntheticBatch {
+            frames: uniform(windows * frames * 3 * SIZE * SIZE),
+            proprio: uniform(windows * frames * spec.proprio_dim),
+            actions: uniform(windows * (frames - 1) * action_width),
+            windows,
+            frames_per_window: frames,
+            action_width,
+        }
+    }
+
+    fn on<B: Backend>(&self, proprio_dim: usize, device: &B::Device) -> Batch<B> {
+        let n = self.windows * self.frames_per_window;
+        let tensor = |values: &[f32], shape: Vec<usize>| TensorData::new(values.to_vec(), shape);
+        Batch {
+            observed: Frames {
+                frames: Tensor::from_data(tensor(&self.frames, vec![n, 3, SIZE, SIZE]), device),
+                proprio: Tensor::from_data(tensor(&self.proprio, vec![n, proprio_dim]), device),
+                state: Vec::new(),
+            },
+            actions: Tensor::from_data(
+                tensor(
+                    &self.actions,
+                    vec![self.windows, self.frames_per_window - 1, self.action_width],
+                ),
+                device,
+            ),
+            windows: self.windows,
+            frames_per_window: self.frames_per_window,
+        }
+    }
+}
+
+/// What one backend computed.
+#[derive(Debug)]
+struct Outcome {
+    /// Total loss of each step.
+    losses: Vec<f32>,
+    /// Each planner's plan.
+    plans: Vec<(&'static str, Plan)>,
+}
+
+/// Trains on `batches`, then plans with every planner from the trained model's latents of the
+/// last batch's first frame toward its last frame.
+fn run_on<B: AutodiffBackend>(
+    config: &WorldModelConfig,
+    spec: &DataSpec,
+    batches: &[SyntheticBatch],
+    device: &B::Device,
+) -> Result<Outcome> {
+    let mut learner = Learner::<B>::new(config, spec, device);
+    let mut losses = Vec::with_capacity(batches.len());
+    for (step, batch) in batches.iter().enumerate() {
+        let losses_of_step =
+            learner.step(&batch.on(spec.proprio_dim, device), step as u64, 1e-3)?;
+        losses.push(losses_of_step.total);
+    }
+    let last = batches
+        .last()
+        .expect("at least one step")
+        .on::<B>(spec.proprio_dim, device);
+    let (frames, proprio) = (last.observed.frames, last.observed.proprio);
+    let n = frames.dims()[0];
+    let model = learner.model.clone();
+    let latents = model
+        .valid()
+        .encode(frames.inner(), proprio.inner()) // [N, D]
+        .detach();
+    let request = |latents: Tensor<B::InnerBackend, 2>| PlanRequest {
+        history: latents.clone().narrow(0, 0, 1).unsqueeze_dim(1), // [1, 1, D]
+        past_actions: None,
+        goal: latents.narrow(0, n - 1, 1), // [1, D]
+        shift: 0,
+    };
+    let inference = JepaModel::from_model(
+        model.valid(),
+        &config.model,
+        spec.clone(),
+        "the checked model".into(),
+    );
+    let differentiable = JepaModel::differentiable(
+        model,
+        &config.model,
+        spec.clone(),
+        "the checked model".into(),
+    );
+    let bounds = Bounds::tiled(
+        &vec![-1.0; spec.action_dim],
+        &vec![1.0; spec.action_dim],
+        config.model.frameskip,
+    );
+    let agent = |planner: PlannerConfig| AgentConfig {
+        planner,
+        ..AgentConfig::default()
+    };
+    let horizon = 3;
+    let mut plans = Vec::new();
+    for config in [
+        agent(PlannerConfig::Cem(CemConfig {
+            samples: 64,
+            elites: 8,
+            iterations: 4,
+            horizon,
+            ..CemConfig::default()
+        })),
+        agent(PlannerConfig::Mppi(MppiConfig {
+            samples: 64,
+            iterations: 4,
+            horizon,
+            ..MppiConfig::default()
+        })),
+    ] {
+        let mut planner = sampling_planner::<B::InnerBackend>(&config, bounds.clone(), 0)
+            .expect("a sampling planner");
+        let plan = planner.plan(&inference, &request(latents.clone()))?;
+        plans.push((config.planner.name(), plan));
+    }
+    let gradient = agent(PlannerConfig::Gradient(GradientConfig {
+        samples: 4,
+        iterations: 10,
+        horizon,
+        ..GradientConfig::default()
+    }));
+    let mut planner = build_planner::<B>(&gradient, bounds, 0);
+    let request = PlanRequest {
+        history: Tensor::from_inner(request(latents.clone()).history),
+        past_actions: None,
+        goal: Tensor::from_inner(latents.narrow(0, n - 1, 1)),
+        shift: 0,
+    };
+    let plan = planner.plan(&differentiable, &request)?;
+    plans.push((gradient.planner.name(), plan));
+    Ok(Outcome { losses, plans })
+}
+
+/// Whether `difference` is within `tolerance` (a NaN never is).
+fn within(difference: f32, tolerance: f32) -> bool {
+    difference <= tolerance
+}
