@@ -44,6 +44,32 @@ fn successes(eval_dir: &Path, name: &str) -> (u64, u64) {
     )
 }
 
+/// The arguments of `prefrontal eval` of checkpoint `run` on `reach` with the agent config
+/// `agent` on `episodes` episodes into `out`, then `extra`.
+fn eval_args<'a>(
+    run: &'a str,
+    agent: &'a str,
+    episodes: &'a str,
+    out: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "eval",
+        "--checkpoint",
+        run,
+        "--scene",
+        "scenes/reach.scene.ron",
+        "--episodes",
+        episodes,
+        "--agent",
+        agent,
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 #[test]
 fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
     let dir = scratch("reach-loop");
@@ -69,25 +95,20 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
 
     // Planning toward goal images, on episodes the data never started from.
     let eval = dir.join("eval");
-    let table = run_ok(&[
-        "eval",
-        "--checkpoint",
+    let table = run_ok(&eval_args(
         run,
-        "--scene",
-        "scenes/reach.scene.ron",
-        "--episodes",
-        "20",
-        "--agent",
         "configs/reach.agent.ron",
-        "--seed",
-        "100",
-        "--baselines",
-        "random,greedy",
-        "--gifs",
-        "1",
-        "--out",
+        "20",
         eval.to_str().unwrap(),
-    ]);
+        &[
+            "--seed",
+            "100",
+            "--baselines",
+            "random,greedy",
+            "--gifs",
+            "1",
+        ],
+    ));
     let (cem, n) = successes(&eval, "cem");
     let (random, _) = successes(&eval, "random");
     assert_eq!(n, 20);
@@ -121,24 +142,13 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
     )
     .unwrap();
     let gradient_eval = dir.join("gradient");
-    let table = run_ok(&[
-        "eval",
-        "--checkpoint",
+    let table = run_ok(&eval_args(
         run,
-        "--scene",
-        "scenes/reach.scene.ron",
-        "--episodes",
-        "6",
-        "--agent",
         gradient.to_str().unwrap(),
-        "--seed",
-        "100",
-        "--baselines",
-        "--gifs",
-        "0",
-        "--out",
+        "6",
         gradient_eval.to_str().unwrap(),
-    ]);
+        &["--seed", "100", "--baselines", "--gifs", "0"],
+    ));
     let (reached, _) = successes(&gradient_eval, "gd");
     assert!(
         reached >= 4,
@@ -147,25 +157,20 @@ fn reach_end_to_end_the_model_learns_and_the_planner_reaches_goals() {
 
     // The papers' protocol: goals 25 scripted steps along, 50 steps to reach them.
     let offset = dir.join("offset");
-    let offset_args = [
-        "eval",
-        "--checkpoint",
+    let offset_args = eval_args(
         run,
-        "--scene",
-        "scenes/reach.scene.ron",
-        "--episodes",
-        "4",
-        "--agent",
         "configs/reach.agent.ron",
-        "--baselines",
-        "random",
-        "--gifs",
-        "0",
-        "--protocol",
-        "trajectory-offset",
-        "--out",
+        "4",
         offset.to_str().unwrap(),
-    ];
+        &[
+            "--baselines",
+            "random",
+            "--gifs",
+            "0",
+            "--protocol",
+            "trajectory-offset",
+        ],
+    );
     run_ok(&offset_args);
     let lines = std::fs::read_to_string(offset.join("cem/episodes.jsonl")).unwrap();
     for line in lines.lines() {

@@ -603,6 +603,18 @@ mod tests {
         }
     }
 
+    /// A new dataset of three 4-step episodes, each with its own values.
+    fn three_episodes() -> (tempfile::TempDir, Dataset) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dataset = Dataset::create_or_append(dir.path(), header("reach", 5)).unwrap();
+        for i in 0..3 {
+            dataset
+                .write_episode(i, i, "random", &episode(4, 5, i as u8))
+                .unwrap();
+        }
+        (dir, dataset)
+    }
+
     #[test]
     fn episodes_round_trip_in_index_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -636,13 +648,7 @@ mod tests {
 
     #[test]
     fn a_damaged_shard_is_named_and_the_rest_stays_readable() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut dataset = Dataset::create_or_append(dir.path(), header("reach", 5)).unwrap();
-        for i in 0..3 {
-            dataset
-                .write_episode(i, i, "random", &episode(4, 5, i as u8))
-                .unwrap();
-        }
+        let (_dir, dataset) = three_episodes();
         let shard = |i: usize| dataset.shard_path(&dataset.index().episodes[i]);
         // Truncate the first shard, scribble over the second's header.
         let bytes = std::fs::read(shard(0)).unwrap();
@@ -696,13 +702,7 @@ mod tests {
 
     #[test]
     fn the_index_digest_covers_the_header_and_each_prefix_of_episodes() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut dataset = Dataset::create_or_append(dir.path(), header("reach", 5)).unwrap();
-        for i in 0..3 {
-            dataset
-                .write_episode(i, i, "random", &episode(4, 5, i as u8))
-                .unwrap();
-        }
+        let (_dir, mut dataset) = three_episodes();
         let index = dataset.index().clone();
         let two = index.digest(2);
         assert_ne!(two, index.digest(3));

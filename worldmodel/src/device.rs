@@ -89,3 +89,31 @@ impl FromStr for Device {
         Ok(Device { kind, index })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_parse_with_an_optional_index_and_print_back() {
+        for (text, kind, index) in [
+            ("cpu", DeviceKind::Cpu, None),
+            ("cuda", DeviceKind::Cuda, None),
+            ("cuda:1", DeviceKind::Cuda, Some(1)),
+            ("WGPU:0", DeviceKind::Wgpu, Some(0)),
+        ] {
+            let device: Device = text.parse().unwrap();
+            assert_eq!(device, Device { kind, index }, "{text}");
+            assert_eq!(device.to_string(), text.to_ascii_lowercase());
+        }
+        for (text, problem) in [
+            ("cpu:0", "the CPU backend has one device"),
+            ("cuda:x", "is not a device index"),
+            ("cuda:-1", "is not a device index"),
+            ("tpu", "unknown device `tpu`"),
+        ] {
+            let error = text.parse::<Device>().unwrap_err();
+            assert!(error.contains(problem), "{text}: {error}");
+        }
+    }
+}
