@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use common::{
     collect, command, events_in, number_after, run_failing, run_ok, scalars, scratch, train,
@@ -26,8 +26,8 @@ fn train_to_end(data: &str, config: &Path, run: &Path, extra: &[&str]) -> String
     run_ok(&args)
 }
 
-/// Starts `train`, waits for its step-3 checkpoint, then sends `signal` (`KILL` or `INT`).
-fn train_until_signalled(data: &str, config: &Path, run: &Path, signal: &str) -> Output {
+/// Starts `train` and waits for its step-3 checkpoint.
+fn start_training(data: &str, config: &Path, run: &Path) -> Child {
     let child = command(&[
         "train",
         "--data",
@@ -42,6 +42,12 @@ fn train_until_signalled(data: &str, config: &Path, run: &Path, signal: &str) ->
     .spawn()
     .unwrap();
     wait_for_file(&run.join("checkpoints/step-00000003/state.json"), 120);
+    child
+}
+
+/// Starts `train`, waits for its step-3 checkpoint, then sends `signal` (`KILL` or `INT`).
+fn train_until_signalled(data: &str, config: &Path, run: &Path, signal: &str) -> Output {
+    let child = start_training(data, config, run);
     let sent = Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
@@ -117,6 +123,28 @@ fn killed_or_interrupted_training_resumes_with_the_uninterrupted_losses() {
     let out = train_to_end(&data, &config, &interrupted, &["--resume"]);
     assert_eq!(number_after(&out, "resuming at step"), stopped, "{out}");
     assert_same_losses(&interrupted, stopped, &reference);
+
+    // The run folder removed under a running training: its TensorBoard events cannot be
+    // written, which ends the run with one line naming the event file, after the last
+    // checkpoint landed in the folder the checkpoint writer made again.
+    let removed = dir.join("removed");
+    let child = start_training(&data, &config, &removed);
+    std::fs::remove_dir_all(&removed).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        last.starts_with("error: TensorBoard events")
+            && last.contains(removed.to_str().unwrap())
+            && last.contains("removed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        removed.join("checkpoints/step-00000040/model.mpk").exists(),
+        "{stderr}"
+    );
 
     // A second fresh run into the same folder is refused, and nothing is lost.
     let refused = run_failing(&[

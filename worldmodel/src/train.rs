@@ -509,9 +509,7 @@ pub fn train<B: AutodiffBackend>(
             last_checkpoint = Some((step, dir));
         }
     }
-    let evaluation = evaluate(&learner.model.valid(), &data, &config, step, device);
-    log_evaluation(&mut board, &evaluation)?;
-    observe(&TrainEvent::Evaluated(Box::new(evaluation.clone())));
+    // The last checkpoint lands before anything else can fail (a TensorBoard write).
     let checkpoint = match last_checkpoint {
         Some((saved, dir)) if saved == step => dir,
         _ => {
@@ -520,6 +518,9 @@ pub fn train<B: AutodiffBackend>(
             dir
         }
     };
+    let evaluation = evaluate(&learner.model.valid(), &data, &config, step, device);
+    log_evaluation(&mut board, &evaluation)?;
+    observe(&TrainEvent::Evaluated(Box::new(evaluation.clone())));
     board.flush()?;
     Ok(TrainSummary {
         step,
