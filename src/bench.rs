@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Distribution, Tensor, TensorData};
 use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
 use prefrontal_agent::{
     AgentConfig, Bounds, JepaModel, LatentModel, LatentSpec, PlanRequest, PlannerConfig,
@@ -17,6 +17,8 @@ use prefrontal_worldmodel::RonConfig;
 use prefrontal_worldmodel::config::{EncoderConfig, PredictorConfig};
 use prefrontal_worldmodel::data::{Batch, Frames};
 use prefrontal_worldmodel::{Checkpoint, DataSpec, Learner, WorldModel, WorldModelConfig};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use crate::train::with_backend;
 use prefrontal_sim::{Action, RenderOptions, Scene, VecEnv};
@@ -201,18 +203,8 @@ fn train_bench<B: AutodiffBackend>(
     let frames = config.window_frames();
     let action_width = spec.action_dim * config.model.frameskip;
     let uniform = Distribution::Uniform(-1.0, 1.0);
-    let batch = |windows: usize| Batch::<B> {
-        observed: Frames {
-            frames: Tensor::random([windows * frames, 3, args.size, args.size], uniform, device),
-            proprio: Tensor::random([windows * frames, spec.proprio_dim], uniform, device),
-            state: Vec::new(),
-        },
-        actions: Tensor::random([windows, frames - 1, action_width], uniform, device),
-        windows,
-        frames_per_window: frames,
-    };
     let mut learner = Learner::<B>::new(config, &spec, device);
-    let train = batch(batch_size);
+    let train = SyntheticBatch::new(config, &spec, 0).on::<B>(device);
     let mut step = 0;
     let train_s = time_per_call(args.seconds, || {
         learner.step(&train, step, 1e-4)?;
@@ -297,6 +289,63 @@ pub(crate) fn synthetic_spec(size: usize) -> DataSpec {
         proprio_dim: 4,
         proprio_names: Vec::new(),
         state_names: Vec::new(),
+    }
+}
+
+/// A training batch drawn on the CPU from a seed: the same numbers on every backend.
+#[derive(Debug)]
+pub(crate) struct SyntheticBatch {
+    /// `[W·F, 3, H, W]`.
+    frames: Vec<f32>,
+    /// `[W·F, P]`.
+    proprio: Vec<f32>,
+    /// `[W, F-1, A·frameskip]`.
+    actions: Vec<f32>,
+    windows: usize,
+    frames_per_window: usize,
+    /// `[H, W, P, A·frameskip]`.
+    widths: [usize; 4],
+}
+
+impl SyntheticBatch {
+    /// A batch of `training.batch_size` windows shaped by `config` and `spec`.
+    pub(crate) fn new(config: &WorldModelConfig, spec: &DataSpec, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (windows, frames) = (config.training.batch_size, config.window_frames());
+        let action_width = spec.action_dim * config.model.frameskip;
+        let mut uniform =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
+        SyntheticBatch {
+            frames: uniform(windows * frames * 3 * spec.height * spec.width),
+            proprio: uniform(windows * frames * spec.proprio_dim),
+            actions: uniform(windows * (frames - 1) * action_width),
+            windows,
+            frames_per_window: frames,
+            widths: [spec.height, spec.width, spec.proprio_dim, action_width],
+        }
+    }
+
+    /// The batch as tensors on `device`.
+    pub(crate) fn on<B: Backend>(&self, device: &B::Device) -> Batch<B> {
+        let n = self.windows * self.frames_per_window;
+        let [height, width, proprio, action] = self.widths;
+        let tensor = |values: &[f32], shape: Vec<usize>| TensorData::new(values.to_vec(), shape);
+        Batch {
+            observed: Frames {
+                frames: Tensor::from_data(tensor(&self.frames, vec![n, 3, height, width]), device),
+                proprio: Tensor::from_data(tensor(&self.proprio, vec![n, proprio]), device),
+                state: Vec::new(),
+            },
+            actions: Tensor::from_data(
+                tensor(
+                    &self.actions,
+                    vec![self.windows, self.frames_per_window - 1, action],
+                ),
+                device,
+            ),
+            windows: self.windows,
+            frames_per_window: self.frames_per_window,
+        }
     }
 }
 

@@ -6,20 +6,17 @@ use anyhow::{Result, bail};
 use burn::backend::Autodiff;
 use burn::backend::flex::{Flex, FlexDevice};
 use burn::module::AutodiffModule;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
+use burn::tensor::backend::AutodiffBackend;
 use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
 use prefrontal_agent::{
     AgentConfig, Bounds, JepaModel, Plan, PlanRequest, PlannerConfig, build_planner,
     sampling_planner,
 };
 use prefrontal_worldmodel::config::EncoderConfig;
-use prefrontal_worldmodel::data::{Batch, Frames};
 use prefrontal_worldmodel::{DataSpec, Device, DeviceKind, Learner, WorldModelConfig};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
-use crate::bench::synthetic_spec;
+use crate::bench::{SyntheticBatch, synthetic_spec};
 use crate::train::with_backend;
 
 /// Largest relative difference between the backends' training losses at any step.
@@ -134,59 +131,6 @@ fn small_config() -> WorldModelConfig {
     config
 }
 
-/// A training batch drawn on the CPU from a seed: the same numbers on every backend.
-#[derive(Debug)]
-struct SyntheticBatch {
-    /// `[W·F, 3, SIZE, SIZE]`.
-    frames: Vec<f32>,
-    /// `[W·F, P]`.
-    proprio: Vec<f32>,
-    /// `[W, F-1, A·frameskip]`.
-    actions: Vec<f32>,
-    windows: usize,
-    frames_per_window: usize,
-    action_width: usize,
-}
-
-impl SyntheticBatch {
-    fn new(config: &WorldModelConfig, spec: &DataSpec, seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let (windows, frames) = (config.training.batch_size, config.window_frames());
-        let action_width = spec.action_dim * config.model.frameskip;
-        let mut uniform =
-            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
-        SyntheticBatch {
-            frames: uniform(windows * frames * 3 * SIZE * SIZE),
-            proprio: uniform(windows * frames * spec.proprio_dim),
-            actions: uniform(windows * (frames - 1) * action_width),
-            windows,
-            frames_per_window: frames,
-            action_width,
-        }
-    }
-
-    fn on<B: Backend>(&self, proprio_dim: usize, device: &B::Device) -> Batch<B> {
-        let n = self.windows * self.frames_per_window;
-        let tensor = |values: &[f32], shape: Vec<usize>| TensorData::new(values.to_vec(), shape);
-        Batch {
-            observed: Frames {
-                frames: Tensor::from_data(tensor(&self.frames, vec![n, 3, SIZE, SIZE]), device),
-                proprio: Tensor::from_data(tensor(&self.proprio, vec![n, proprio_dim]), device),
-                state: Vec::new(),
-            },
-            actions: Tensor::from_data(
-                tensor(
-                    &self.actions,
-                    vec![self.windows, self.frames_per_window - 1, self.action_width],
-                ),
-                device,
-            ),
-            windows: self.windows,
-            frames_per_window: self.frames_per_window,
-        }
-    }
-}
-
 /// What one backend computed.
 #[derive(Debug)]
 struct Outcome {
@@ -206,15 +150,13 @@ fn run_on<B: AutodiffBackend>(
 ) -> Result<Outcome> {
     let mut learner = Learner::<B>::new(config, spec, device);
     let mut losses = Vec::with_capacity(batches.len());
+    let mut last = None;
     for (step, batch) in batches.iter().enumerate() {
-        let losses_of_step =
-            learner.step(&batch.on(spec.proprio_dim, device), step as u64, 1e-3)?;
-        losses.push(losses_of_step.total);
+        let batch = batch.on::<B>(device);
+        losses.push(learner.step(&batch, step as u64, 1e-3)?.total);
+        last = Some(batch);
     }
-    let last = batches
-        .last()
-        .expect("at least one step")
-        .on::<B>(spec.proprio_dim, device);
+    let last = last.expect("at least one step");
     let (frames, proprio) = (last.observed.frames, last.observed.proprio);
     let n = frames.dims()[0];
     let model = learner.model.clone();
@@ -222,7 +164,7 @@ fn run_on<B: AutodiffBackend>(
         .valid()
         .encode(frames.inner(), proprio.inner()) // [N, D]
         .detach();
-    let request = |latents: Tensor<B::InnerBackend, 2>| PlanRequest {
+    let request = PlanRequest {
         history: latents.clone().narrow(0, 0, 1).unsqueeze_dim(1), // [1, 1, D]
         past_actions: None,
         goal: latents.narrow(0, n - 1, 1), // [1, D]
@@ -268,7 +210,7 @@ fn run_on<B: AutodiffBackend>(
     ] {
         let mut planner = sampling_planner::<B::InnerBackend>(&config, bounds.clone(), 0)
             .expect("a sampling planner");
-        let plan = planner.plan(&inference, &request(latents.clone()))?;
+        let plan = planner.plan(&inference, &request)?;
         plans.push((config.planner.name(), plan));
     }
     let gradient = agent(PlannerConfig::Gradient(GradientConfig {
@@ -279,9 +221,9 @@ fn run_on<B: AutodiffBackend>(
     }));
     let mut planner = build_planner::<B>(&gradient, bounds, 0);
     let request = PlanRequest {
-        history: Tensor::from_inner(request(latents.clone()).history),
+        history: Tensor::from_inner(request.history),
         past_actions: None,
-        goal: Tensor::from_inner(latents.narrow(0, n - 1, 1)),
+        goal: Tensor::from_inner(request.goal),
         shift: 0,
     };
     let plan = planner.plan(&differentiable, &request)?;

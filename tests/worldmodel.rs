@@ -8,45 +8,29 @@ use std::process::{Child, Command, Output, Stdio};
 
 use common::{
     collect, command, events_in, number_after, run_failing, run_ok, scalars, scratch, train,
-    wait_for_file,
+    train_args, wait_for_file,
 };
 
-/// Runs `train` to completion and returns its output.
-fn train_to_end(data: &str, config: &Path, run: &Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "train",
-        "--data",
-        data,
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
+/// Resumes the run in `run` to its end and returns the output.
+fn resume(data: &str, config: &str, run: &Path) -> String {
+    let mut args = train_args(data, config, run.to_str().unwrap());
+    args.push("--resume");
     run_ok(&args)
 }
 
 /// Starts `train` and waits for its step-3 checkpoint.
-fn start_training(data: &str, config: &Path, run: &Path) -> Child {
-    let child = command(&[
-        "train",
-        "--data",
-        data,
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+fn start_training(data: &str, config: &str, run: &Path) -> Child {
+    let child = command(&train_args(data, config, run.to_str().unwrap()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     wait_for_file(&run.join("checkpoints/step-00000003/state.json"), 120);
     child
 }
 
 /// Starts `train`, waits for its step-3 checkpoint, then sends `signal` (`KILL` or `INT`).
-fn train_until_signalled(data: &str, config: &Path, run: &Path, signal: &str) -> Output {
+fn train_until_signalled(data: &str, config: &str, run: &Path, signal: &str) -> Output {
     let child = start_training(data, config, run);
     let sent = Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
@@ -91,8 +75,9 @@ fn killed_or_interrupted_training_resumes_with_the_uninterrupted_losses() {
           training: (steps: 40, batch_size: 16, checkpoint_every: 3, eval_every: 1000, log_every: 1))",
     )
     .unwrap();
+    let config = config.to_str().unwrap();
     let whole = dir.join("whole");
-    train_to_end(&data, &config, &whole, &[]);
+    train(&data, config, whole.to_str().unwrap(), None);
     let reference: BTreeMap<i64, f32> = scalars(&events_in(&whole), "train/loss")
         .into_iter()
         .collect();
@@ -100,12 +85,12 @@ fn killed_or_interrupted_training_resumes_with_the_uninterrupted_losses() {
 
     // Killed: the run resumes from its last checkpoint.
     let killed = dir.join("killed");
-    let output = train_until_signalled(&data, &config, &killed, "KILL");
+    let output = train_until_signalled(&data, config, &killed, "KILL");
     assert!(
         !output.status.success(),
         "the kill landed before the run ended"
     );
-    let out = train_to_end(&data, &config, &killed, &["--resume"]);
+    let out = resume(&data, config, &killed);
     let resumed_at = number_after(&out, "resuming at step");
     assert!(resumed_at >= 3.0 && resumed_at % 3.0 == 0.0, "{out}");
     assert!(out.contains("done: step 40"), "{out}");
@@ -113,14 +98,14 @@ fn killed_or_interrupted_training_resumes_with_the_uninterrupted_losses() {
 
     // Ctrl-C: a checkpoint at the step it stopped, a clean exit, the same losses after resume.
     let interrupted = dir.join("interrupted");
-    let output = train_until_signalled(&data, &config, &interrupted, "INT");
+    let output = train_until_signalled(&data, config, &interrupted, "INT");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let stopped = number_after(&stderr, "interrupted at step");
     assert!((3.0..40.0).contains(&stopped), "{stderr}");
     let checkpoint = interrupted.join(format!("checkpoints/step-{:08}/model.mpk", stopped as u64));
     assert!(checkpoint.exists(), "{stderr}");
-    let out = train_to_end(&data, &config, &interrupted, &["--resume"]);
+    let out = resume(&data, config, &interrupted);
     assert_eq!(number_after(&out, "resuming at step"), stopped, "{out}");
     assert_same_losses(&interrupted, stopped, &reference);
 
@@ -128,7 +113,7 @@ fn killed_or_interrupted_training_resumes_with_the_uninterrupted_losses() {
     // written, which ends the run with one line naming the event file, after the last
     // checkpoint landed in the folder the checkpoint writer made again.
     let removed = dir.join("removed");
-    let child = start_training(&data, &config, &removed);
+    let child = start_training(&data, config, &removed);
     std::fs::remove_dir_all(&removed).unwrap();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -147,15 +132,7 @@ fn killed_or_interrupted_training_resumes_with_the_uninterrupted_losses() {
     );
 
     // A second fresh run into the same folder is refused, and nothing is lost.
-    let refused = run_failing(&[
-        "train",
-        "--data",
-        &data,
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        killed.to_str().unwrap(),
-    ]);
+    let refused = run_failing(&train_args(&data, config, killed.to_str().unwrap()));
     assert!(refused.contains("already holds a run"), "{refused}");
     assert!(killed.join("checkpoints/step-00000040/model.mpk").exists());
     let _ = std::fs::remove_dir_all(&dir);

@@ -182,7 +182,7 @@ impl Checkpoint {
                 "the dataset's scene, spaces or first {then} episodes are not the ones the run trained on (collected again, or another dataset)"
             )));
         }
-        let set = EpisodeSet::load_first(data, Some(then), fraction, seed)?;
+        let set = EpisodeSet::load_first(&dataset, Some(then), fraction, seed)?;
         if set.fingerprint() != recorded {
             return Err(refuse(format!(
                 "its {then} episodes split into other validation episodes than in training ({:?} then, {:?} now)",

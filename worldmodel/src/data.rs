@@ -145,19 +145,19 @@ pub struct Batch<B: Backend> {
 impl EpisodeSet {
     /// Loads every episode of the dataset at `dir` and splits episodes into train and validation.
     pub fn load(dir: &Path, validation_fraction: f64, seed: u64) -> Result<Self, WorldModelError> {
-        Self::load_first(dir, None, validation_fraction, seed)
+        Self::load_first(&Dataset::open(dir)?, None, validation_fraction, seed)
     }
 
-    /// Loads the first `episodes` episodes of the dataset at `dir` (all when `None`) and
+    /// Loads the first `episodes` episodes of an opened dataset (all when `None`) and
     /// splits them into train and validation; the split depends only on their count, the
     /// fraction and the seed.
     pub fn load_first(
-        dir: &Path,
+        dataset: &Dataset,
         episodes: Option<usize>,
         validation_fraction: f64,
         seed: u64,
     ) -> Result<Self, WorldModelError> {
-        let dataset = Dataset::open(dir)?;
+        let dir = dataset.dir();
         let index = dataset.index();
         let spec = DataSpec::from_header(&index.header);
         let count = episodes.unwrap_or(index.episodes.len());
