@@ -7,11 +7,11 @@ use anyhow::{Context, Result};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Distribution, Tensor, TensorData};
-use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
 use prefrontal_agent::{
     AgentConfig, Bounds, JepaModel, LatentModel, LatentSpec, PlanRequest, PlannerConfig,
-    build_planner, sampling_planner,
+    PlannerKind, build_planner, sampling_planner,
 };
+use prefrontal_runtime::{BackendTask, on_device};
 use prefrontal_sim::policy::RandomPolicy;
 use prefrontal_worldmodel::RonConfig;
 use prefrontal_worldmodel::config::{EncoderConfig, PredictorConfig};
@@ -20,7 +20,6 @@ use prefrontal_worldmodel::{Checkpoint, DataSpec, Learner, WorldModel, WorldMode
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::train::with_backend;
 use prefrontal_sim::{Action, RenderOptions, Scene, VecEnv};
 use prefrontal_worldmodel::Device;
 
@@ -175,9 +174,23 @@ pub fn run_train_bench(args: &TrainBenchArgs) -> Result<()> {
         Some(path) => WorldModelConfig::load(path)?,
         None => WorldModelConfig::default(),
     };
-    with_backend!(args.device, |B, device| train_bench::<B>(
-        args, &config, &device
-    ))
+    struct TrainBench<'a> {
+        args: &'a TrainBenchArgs,
+        config: &'a WorldModelConfig,
+    }
+    impl BackendTask for TrainBench<'_> {
+        type Output = Result<()>;
+        fn run<B: AutodiffBackend>(self, device: &B::Device) -> Result<()> {
+            train_bench::<B>(self.args, self.config, device)
+        }
+    }
+    on_device(
+        args.device,
+        TrainBench {
+            args,
+            config: &config,
+        },
+    )?
 }
 
 /// Calls `work` repeatedly for about `seconds` after two warm-up calls; returns seconds per call.
@@ -367,7 +380,14 @@ pub struct PlanBenchArgs {
 }
 
 pub fn run_plan_bench(args: &PlanBenchArgs) -> Result<()> {
-    with_backend!(args.device, |B, device| plan_bench::<B>(args, &device))
+    struct PlanBench<'a>(&'a PlanBenchArgs);
+    impl BackendTask for PlanBench<'_> {
+        type Output = Result<()>;
+        fn run<B: AutodiffBackend>(self, device: &B::Device) -> Result<()> {
+            plan_bench::<B>(self.0, device)
+        }
+    }
+    on_device(args.device, PlanBench(args))?
 }
 
 fn plan_bench<B: AutodiffBackend>(args: &PlanBenchArgs, device: &B::Device) -> Result<()> {
@@ -428,20 +448,10 @@ fn plan_bench<B: AutodiffBackend>(args: &PlanBenchArgs, device: &B::Device) -> R
             steps / seconds
         );
     };
-    let mut configs = vec![
-        (
-            "CEM".to_owned(),
-            agent(PlannerConfig::Cem(CemConfig::default())),
-        ),
-        (
-            "MPPI".to_owned(),
-            agent(PlannerConfig::Mppi(MppiConfig::default())),
-        ),
-        (
-            "gradient (Adam)".to_owned(),
-            agent(PlannerConfig::Gradient(GradientConfig::default())),
-        ),
-    ];
+    let mut configs: Vec<(String, AgentConfig)> = PlannerKind::ALL
+        .into_iter()
+        .map(|kind| (kind.label().to_owned(), agent(kind.default_config())))
+        .collect();
     if let Some(path) = &args.agent {
         let config = AgentConfig::load(path)?;
         configs.push((
@@ -452,11 +462,7 @@ fn plan_bench<B: AutodiffBackend>(args: &PlanBenchArgs, device: &B::Device) -> R
     let inference_request = random_request::<Inner<B>>(latent, device);
     let differentiable_request = random_request::<B>(latent, device);
     for (name, config) in configs {
-        let (samples, iterations) = match &config.planner {
-            PlannerConfig::Cem(c) => (c.samples, c.iterations),
-            PlannerConfig::Mppi(c) => (c.samples, c.iterations),
-            PlannerConfig::Gradient(c) => (c.samples, c.iterations),
-        };
+        let (samples, iterations) = (config.planner.samples(), config.planner.iterations());
         let seconds = match sampling_planner::<Inner<B>>(&config, bounds.clone(), 0) {
             Some(mut planner) => time_per_call(args.seconds, || {
                 planner.plan(&inference, &inference_request)?;

@@ -5,32 +5,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use image::RgbImage;
 use prefrontal_dataset::{ComponentStats, Dataset};
-use prefrontal_sim::collect::{CollectConfig, collect};
+use prefrontal_runtime::CollectRequest;
 use prefrontal_sim::policy::PolicyKind;
-use prefrontal_sim::{Frame, RenderOptions, Scene};
+use prefrontal_sim::{Frame, RenderOptions};
 
-use crate::progress::Progress;
-
-/// Which actions a collection takes.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum CollectPolicy {
-    /// Independent uniform actions within the bounds.
-    Random,
-    /// Temporally correlated (Ornstein–Uhlenbeck) exploration.
-    Smooth,
-    /// A privileged controller that drives toward goals, with a little noise.
-    Scripted,
-}
-
-impl From<CollectPolicy> for PolicyKind {
-    fn from(policy: CollectPolicy) -> Self {
-        match policy {
-            CollectPolicy::Random => PolicyKind::Random,
-            CollectPolicy::Smooth => PolicyKind::Smooth,
-            CollectPolicy::Scripted => PolicyKind::Scripted,
-        }
-    }
-}
+use crate::choices;
+use crate::progress::Reporter;
 
 #[derive(Debug, clap::Args)]
 pub struct CollectArgs {
@@ -47,8 +27,8 @@ pub struct CollectArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// The action source.
-    #[arg(long, value_enum, default_value_t = CollectPolicy::Smooth)]
-    policy: CollectPolicy,
+    #[arg(long, value_parser = choices::policy(), default_value = PolicyKind::Smooth.name())]
+    policy: PolicyKind,
     /// Worlds stepping (and rendering) together.
     #[arg(long, default_value_t = 16)]
     envs: usize,
@@ -64,25 +44,20 @@ pub struct CollectArgs {
 }
 
 pub fn run_collect(args: &CollectArgs) -> Result<()> {
-    let source = std::fs::read_to_string(&args.scene)
-        .with_context(|| format!("reading {}", args.scene.display()))?;
-    let scene = Scene::parse(&source, &args.scene)?;
-    let config = CollectConfig {
-        episodes: args.episodes,
+    let request = CollectRequest {
+        policies: vec![(args.policy, args.episodes)],
         steps: args.steps,
         seed: args.seed,
-        policy: args.policy.into(),
         envs: args.envs,
         render: RenderOptions {
             camera: args.camera.clone(),
             resolution: args.size.map(|s| (s, s)),
         },
+        out: args.out.clone(),
     };
-    let mut bar = Progress::new("collect", args.episodes as u64, "episodes");
-    let summary = collect(scene, &source, &config, &args.out, |done| {
-        bar.set(done as u64, PolicyKind::from(args.policy).name().to_owned())
-    })?;
-    bar.finish();
+    let mut reporter = Reporter::default();
+    let summary =
+        prefrontal_runtime::collect(&args.scene, &request, &mut |event| reporter.observe(event))?;
     let dataset = Dataset::open(&args.out)?;
     println!(
         "{}: added {} episodes ({} steps, {} reached the goal); the dataset holds {} episodes",

@@ -3,21 +3,17 @@
 //! every planner; the losses and plans must agree within stated tolerances.
 
 use anyhow::{Result, bail};
-use burn::backend::Autodiff;
-use burn::backend::flex::{Flex, FlexDevice};
 use burn::module::AutodiffModule;
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
-use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
 use prefrontal_agent::{
-    AgentConfig, Bounds, JepaModel, Plan, PlanRequest, PlannerConfig, build_planner,
-    sampling_planner,
+    AgentConfig, Bounds, JepaModel, Plan, PlanRequest, PlannerKind, build_planner, sampling_planner,
 };
+use prefrontal_runtime::{BackendTask, on_device};
 use prefrontal_worldmodel::config::EncoderConfig;
 use prefrontal_worldmodel::{DataSpec, Device, DeviceKind, Learner, WorldModelConfig};
 
 use crate::bench::{SyntheticBatch, synthetic_spec};
-use crate::train::with_backend;
 
 /// Largest relative difference between the backends' training losses at any step.
 const LOSS_TOLERANCE: f32 = 1e-3;
@@ -60,10 +56,25 @@ pub fn run_check_device(args: &CheckDeviceArgs) -> Result<()> {
     let batches: Vec<SyntheticBatch> = (0..args.steps)
         .map(|step| SyntheticBatch::new(&config, &spec, step))
         .collect();
-    let cpu = run_on::<Autodiff<Flex>>(&config, &spec, &batches, &FlexDevice)?;
-    let checked = with_backend!(args.device, |B, device| run_on::<B>(
-        &config, &spec, &batches, &device
-    ))?;
+    #[derive(Clone)]
+    struct Check<'a> {
+        config: &'a WorldModelConfig,
+        spec: &'a DataSpec,
+        batches: &'a [SyntheticBatch],
+    }
+    impl BackendTask for Check<'_> {
+        type Output = Result<Outcome>;
+        fn run<B: AutodiffBackend>(self, device: &B::Device) -> Result<Outcome> {
+            run_on::<B>(self.config, self.spec, self.batches, device)
+        }
+    }
+    let check = Check {
+        config: &config,
+        spec: &spec,
+        batches: &batches,
+    };
+    let cpu = on_device(DeviceKind::Cpu, check.clone())??;
+    let checked = on_device(args.device, check)??;
     println!(
         "{} against cpu: {} training steps from the same seeded model, then each planner from the same latents",
         args.device, args.steps
@@ -187,47 +198,25 @@ fn run_on<B: AutodiffBackend>(
         &vec![1.0; spec.action_dim],
         config.model.frameskip,
     );
-    let agent = |planner: PlannerConfig| AgentConfig {
-        planner,
-        ..AgentConfig::default()
-    };
-    let horizon = 3;
-    let mut plans = Vec::new();
-    for config in [
-        agent(PlannerConfig::Cem(CemConfig {
-            samples: 64,
-            elites: 8,
-            iterations: 4,
-            horizon,
-            ..CemConfig::default()
-        })),
-        agent(PlannerConfig::Mppi(MppiConfig {
-            samples: 64,
-            iterations: 4,
-            horizon,
-            ..MppiConfig::default()
-        })),
-    ] {
-        let mut planner = sampling_planner::<B::InnerBackend>(&config, bounds.clone(), 0)
-            .expect("a sampling planner");
-        let plan = planner.plan(&inference, &request)?;
-        plans.push((config.planner.name(), plan));
-    }
-    let gradient = agent(PlannerConfig::Gradient(GradientConfig {
-        samples: 4,
-        iterations: 10,
-        horizon,
-        ..GradientConfig::default()
-    }));
-    let mut planner = build_planner::<B>(&gradient, bounds, 0);
-    let request = PlanRequest {
-        history: Tensor::from_inner(request.history),
+    let differentiable_request = PlanRequest {
+        history: Tensor::from_inner(request.history.clone()),
         past_actions: None,
-        goal: Tensor::from_inner(request.goal),
+        goal: Tensor::from_inner(request.goal.clone()),
         shift: 0,
     };
-    let plan = planner.plan(&differentiable, &request)?;
-    plans.push((gradient.planner.name(), plan));
+    let mut plans = Vec::new();
+    for kind in PlannerKind::ALL {
+        let config = AgentConfig {
+            planner: kind.quick_config(),
+            ..AgentConfig::default()
+        };
+        let plan = match sampling_planner::<B::InnerBackend>(&config, bounds.clone(), 0) {
+            Some(mut planner) => planner.plan(&inference, &request)?,
+            None => build_planner::<B>(&config, bounds.clone(), 0)
+                .plan(&differentiable, &differentiable_request)?,
+        };
+        plans.push((kind.name(), plan));
+    }
     Ok(Outcome { losses, plans })
 }
 

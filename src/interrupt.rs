@@ -1,5 +1,5 @@
-//! Ctrl-C: during training the first press stops at the next step with a checkpoint (the
-//! run resumes from it); outside training, or at a second press, the process exits.
+//! Ctrl-C: while training listens, the first press stops it at the next step with a
+//! checkpoint (the run resumes from it); otherwise, or at a second press, the process exits.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -12,13 +12,8 @@ static TRAINING: AtomicBool = AtomicBool::new(false);
 /// Set by Ctrl-C during training.
 static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
-/// Whether Ctrl-C asked training to stop (also when training ended before it could).
-pub fn requested() -> bool {
-    FLAG.get().is_some_and(|flag| flag.load(Ordering::SeqCst))
-}
-
-/// The stop flag, with the handler installed on first use.
-fn stop_flag() -> Result<Arc<AtomicBool>> {
+/// Installs the handler (once) and returns the stop flag it sets while training listens.
+pub fn install() -> Result<Arc<AtomicBool>> {
     if let Some(flag) = FLAG.get() {
         return Ok(flag.clone());
     }
@@ -36,9 +31,9 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
     Ok(FLAG.get_or_init(|| flag).clone())
 }
 
-/// Installs the handler so that Ctrl-C outside training exits at once.
-pub fn install() -> Result<()> {
-    stop_flag().map(|_| ())
+/// Whether Ctrl-C stops training (`true`) or exits (`false`).
+pub fn listen(training: bool) {
+    TRAINING.store(training, Ordering::SeqCst);
 }
 
 /// A training loop listening for Ctrl-C, while this value lives.
@@ -48,9 +43,9 @@ pub struct Training(Arc<AtomicBool>);
 impl Training {
     /// Starts listening.
     pub fn start() -> Result<Training> {
-        let flag = stop_flag()?;
+        let flag = install()?;
         flag.store(false, Ordering::SeqCst);
-        TRAINING.store(true, Ordering::SeqCst);
+        listen(true);
         Ok(Training(flag))
     }
 
@@ -62,6 +57,6 @@ impl Training {
 
 impl Drop for Training {
     fn drop(&mut self) {
-        TRAINING.store(false, Ordering::SeqCst);
+        listen(false);
     }
 }

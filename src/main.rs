@@ -1,6 +1,7 @@
 //! The `prefrontal` command line: one binary for scenes, simulation and benchmarks.
 
 mod bench;
+mod choices;
 mod data;
 mod device_check;
 mod eval;
@@ -14,8 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
-use prefrontal_sim::policy::RandomPolicy;
+use clap::{Parser, Subcommand};
+use prefrontal_sim::policy::{Policy, PolicyKind};
 use prefrontal_sim::{Scene, VecEnv};
 
 /// Prefrontal: embodied world-model research in one binary.
@@ -98,13 +99,6 @@ enum BenchCommand {
     Plan(bench::PlanBenchArgs),
 }
 
-/// Which actions a rollout takes.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum PolicyKind {
-    /// Independent uniform actions within the action bounds.
-    Random,
-}
-
 #[derive(Debug, clap::Args)]
 struct SimArgs {
     /// The `*.scene.ron` file.
@@ -119,7 +113,7 @@ struct SimArgs {
     #[arg(long, default_value_t = 1)]
     envs: usize,
     /// The action source.
-    #[arg(long, value_enum, default_value_t = PolicyKind::Random)]
+    #[arg(long, value_parser = choices::policy(), default_value = PolicyKind::Random.name())]
     policy: PolicyKind,
 }
 
@@ -259,23 +253,26 @@ fn run_sim(args: &SimArgs) -> Result<()> {
     let seeds: Vec<u64> = (0..args.envs as u64).map(|i| args.seed + i).collect();
     env.reset(&seeds)?;
     let space = env.action_space();
-    let mut policies: Vec<RandomPolicy> = match args.policy {
-        PolicyKind::Random => seeds
-            .iter()
-            .map(|&s| RandomPolicy::new(&space, s))
-            .collect(),
-    };
+    let mut policies: Vec<Policy> = seeds
+        .iter()
+        .map(|&s| Policy::new(args.policy, &space, s))
+        .collect();
     let mut returns = vec![0.0_f64; args.envs];
     let (mut episodes, mut successes) = (0_u64, 0_u64);
     let mut final_distances = Vec::new();
     let mut completed_returns = Vec::new();
     let start = std::time::Instant::now();
     for _ in 0..args.steps {
-        let actions: Vec<_> = policies.iter_mut().map(RandomPolicy::act).collect();
+        let actions: Vec<_> = policies
+            .iter_mut()
+            .enumerate()
+            .map(|(i, policy)| policy.act(env.sim(), i))
+            .collect();
         let steps = env.step(&actions).context("stepping the environments")?;
         for (env_index, step) in steps.iter().enumerate() {
             returns[env_index] += f64::from(step.reward);
             if step.terminated || step.truncated {
+                policies[env_index].restart();
                 episodes += 1;
                 successes += u64::from(step.terminated);
                 final_distances.push(f64::from(step.info.distance));
@@ -286,11 +283,11 @@ fn run_sim(args: &SimArgs) -> Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let total = args.steps * args.envs as u64;
     println!(
-        "{} env-steps in {elapsed:.2} s ({:.0} env-steps/s), {} envs, policy {:?}, seed {}",
+        "{} env-steps in {elapsed:.2} s ({:.0} env-steps/s), {} envs, policy {}, seed {}",
         total,
         total as f64 / elapsed,
         args.envs,
-        args.policy,
+        args.policy.name(),
         args.seed
     );
     if episodes == 0 {

@@ -1,9 +1,13 @@
 //! Progress of long work: a bar with an ETA on a terminal, plain lines every tenth of the
-//! work otherwise (logs, CI, pipes).
+//! work otherwise (logs, CI, pipes); [`Reporter`] draws the runtime's events with them.
 
 use std::time::Duration;
 
 use indicatif::{HumanDuration, ProgressBar, ProgressStyle};
+use prefrontal_agent::SuiteEvent;
+use prefrontal_runtime::Event;
+use prefrontal_runtime::experiment::report;
+use prefrontal_worldmodel::{EvalReport, TrainEvent};
 
 /// One stage's progress.
 #[derive(Debug)]
@@ -78,4 +82,146 @@ impl Progress {
     pub fn finish(self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// Draws the runtime's events: a bar for a collection, for training and for each
+/// contender's episodes, lines for the rest (stages, probes, results).
+#[derive(Debug, Default)]
+pub struct Reporter {
+    collect: Option<Progress>,
+    train: Option<Progress>,
+    /// The current contender's bar, episodes done and goals reached.
+    contender: Option<(Progress, usize, usize)>,
+}
+
+impl Reporter {
+    /// Draws one event.
+    pub fn observe(&mut self, event: Event) {
+        match event {
+            Event::CollectStarted { total } => {
+                self.collect = Some(Progress::new("collect", total as u64, "episodes"));
+            }
+            Event::Collected { done, policy } => {
+                if let Some(bar) = self.collect.as_mut() {
+                    bar.set(done as u64, policy.to_owned());
+                }
+            }
+            Event::CollectFinished => {
+                if let Some(bar) = self.collect.take() {
+                    bar.finish();
+                }
+            }
+            Event::Train(event) => self.train(event),
+            Event::TrainFinished => {
+                if let Some(bar) = self.train.take() {
+                    bar.finish();
+                }
+            }
+            Event::Suite(event) => self.suite(event),
+            Event::Evaluated(summaries) => print!("{}", report::contender_table(summaries)),
+            Event::RunStarted {
+                experiment,
+                seed,
+                dir,
+            } => eprintln!("== {experiment} seed {seed}: {}", dir.display()),
+            Event::StageSkipped(stage) => eprintln!("{}: up to date, skipped", stage.name()),
+            Event::StageStarted(_) => {}
+            Event::StageFinished { stage, seconds } => {
+                eprintln!("{}: done in {seconds:.1} s", stage.name())
+            }
+            Event::Probed(facts) => eprintln!(
+                "probe: R² {:.3}, validation prediction loss {:.4} (no change {:.4})",
+                facts.probe_r2, facts.loss_pred, facts.loss_no_change
+            ),
+            Event::RunFinished(summary) => println!("{}", summary.result_line()),
+            Event::Notice(line) => self.say(line),
+        }
+    }
+
+    /// A line above the training bar, or plainly.
+    fn say(&self, line: String) {
+        match &self.train {
+            Some(bar) => bar.say(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn train(&mut self, event: &TrainEvent) {
+        let bar = self
+            .train
+            .get_or_insert_with(|| Progress::new("train", 0, "steps"));
+        match event {
+            TrainEvent::Started {
+                step,
+                total,
+                train_windows,
+                validation_windows,
+            } => {
+                bar.say(format!(
+                    "{} at step {step} of {total}: {train_windows} training windows, {validation_windows} validation windows",
+                    if *step == 0 { "training" } else { "resuming" }
+                ));
+                bar.reset(*step, *total);
+            }
+            TrainEvent::Step {
+                step,
+                losses,
+                samples_per_s,
+                ..
+            } => {
+                let message = format!(
+                    "loss {:.4} (pred {:.4} vs no-change {:.4}, rollout {:.4}, sigreg {:.3}) {samples_per_s:.1} samples/s",
+                    losses.total,
+                    losses.prediction,
+                    losses.no_change,
+                    losses.rollout,
+                    losses.sigreg
+                );
+                bar.set(*step, message);
+            }
+            TrainEvent::Evaluated(report) => bar.say(describe(report)),
+            TrainEvent::Checkpointed(dir) => bar.say(format!("checkpoint {}", dir.display())),
+            TrainEvent::Notice(note) => bar.say(note),
+        }
+    }
+
+    fn suite(&mut self, event: SuiteEvent) {
+        match event {
+            SuiteEvent::Started { name, episodes } => {
+                self.contender = Some((Progress::new(name, episodes as u64, "episodes"), 0, 0));
+            }
+            SuiteEvent::Episode { result, .. } => {
+                if let Some((bar, done, reached)) = self.contender.as_mut() {
+                    *done += 1;
+                    *reached += usize::from(result.success);
+                    bar.set(*done as u64, format!("{reached} reached"));
+                }
+            }
+            SuiteEvent::Finished { .. } => {
+                if let Some((bar, _, _)) = self.contender.take() {
+                    bar.finish();
+                }
+            }
+            SuiteEvent::Skipped { name, reason } => eprintln!("{name}: skipped ({reason})"),
+        }
+    }
+}
+
+/// One line per validation report.
+pub fn describe(report: &EvalReport) -> String {
+    let rollout: Vec<String> = report
+        .rollout_error
+        .iter()
+        .map(|(h, e)| format!("h{h} {e:.4}"))
+        .collect();
+    format!(
+        "step {}: val loss_pred {:.4} (no-change {:.4}), rollout {}, latent std {:.3}, eff. rank {:.1}, probe R² {:.3}",
+        report.step,
+        report.loss_pred,
+        report.loss_no_change,
+        rollout.join(" "),
+        report.latent_std,
+        report.effective_rank,
+        report.probe.mean()
+    )
 }

@@ -1,18 +1,11 @@
 //! `prefrontal view`: the windowed viewer, on a scene alone or with a trained agent.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
-use burn::tensor::backend::AutodiffBackend;
-use prefrontal_agent::eval::Protocol;
-use prefrontal_agent::{AgentConfig, JepaModel, LatentModel};
-use prefrontal_experiment::spec::Experiment;
-use prefrontal_sim::{RenderOptions, Scene};
-use prefrontal_viewer::{AgentSetup, CaptureOptions, ViewerOptions};
-use prefrontal_worldmodel::{Checkpoint, Device, LinearProbe, RonConfig};
-
-use crate::train::with_backend;
+use anyhow::{Result, bail};
+use prefrontal_runtime::{AgentSource, Device};
+use prefrontal_sim::Scene;
+use prefrontal_viewer::{CaptureOptions, ViewRequest};
 
 #[derive(Debug, clap::Args)]
 pub struct ViewArgs {
@@ -62,14 +55,6 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
     Ok((parse(width)?, parse(height)?))
 }
 
-/// What the viewer's agent is made of, before the backend is chosen.
-struct AgentSource {
-    checkpoint: Checkpoint,
-    config: AgentConfig,
-    protocol: Protocol,
-    camera: Option<String>,
-}
-
 pub fn run_view(args: &ViewArgs) -> Result<()> {
     if std::env::var_os("DISPLAY").is_none_or(|display| display.is_empty()) {
         bail!(
@@ -78,111 +63,32 @@ pub fn run_view(args: &ViewArgs) -> Result<()> {
     }
     let (scene, agent) = match (&args.run, &args.scene) {
         (Some(run), _) => {
-            let (scene, source) = from_run(run)?;
+            let (scene, source) = AgentSource::from_run(run)?;
             (scene, Some(source))
         }
         (None, Some(scene)) => {
             let scene = Scene::load(scene)?;
-            let source = match &args.checkpoint {
-                Some(checkpoint) => Some(AgentSource {
-                    checkpoint: Checkpoint::open(checkpoint)?,
-                    config: match &args.agent {
-                        Some(path) => AgentConfig::load(path)?,
-                        None => AgentConfig::default(),
-                    },
-                    protocol: Protocol::RandomGoal,
-                    camera: None,
-                }),
-                None => None,
-            };
+            let source = args
+                .checkpoint
+                .as_deref()
+                .map(|checkpoint| AgentSource::from_checkpoint(checkpoint, args.agent.as_deref()))
+                .transpose()?;
             (scene, source)
         }
         (None, None) => bail!("give a scene file or --run"),
     };
-    let render = match &agent {
-        Some(source) => {
-            let spec = &source.checkpoint.state.spec;
-            RenderOptions {
-                camera: source.camera.clone(),
-                resolution: Some((spec.width as u32, spec.height as u32)),
-            }
-        }
-        None => RenderOptions::default(),
-    };
-    let options = ViewerOptions {
+    let summary = prefrontal_viewer::open(ViewRequest {
         scene,
-        render,
+        agent,
         seed: args.seed,
         size: args.size,
-        checkpoint: agent.as_ref().map(|a| a.checkpoint.dir.clone()),
         capture: CaptureOptions {
             screenshot: args.screenshot.clone(),
             record: args.record.clone(),
             frames: args.frames,
         },
-    };
-    let summary = with_backend!(args.device, |B, device| view_with::<B>(
-        options, agent, &device
-    ))?;
+        device: args.device,
+    })?;
     println!("{summary}");
     Ok(())
-}
-
-/// The scene and agent of an experiment run folder.
-fn from_run(run: &Path) -> Result<(Scene, AgentSource)> {
-    let seed_dir = if run.join("experiment.ron").is_file() {
-        run.to_owned()
-    } else {
-        let mut seeds: Vec<PathBuf> = std::fs::read_dir(run)
-            .with_context(|| format!("reading the run folder {}", run.display()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.join("experiment.ron").is_file())
-            .collect();
-        seeds.sort();
-        seeds.into_iter().next().with_context(|| {
-            format!(
-                "{} is not a run folder: it holds no experiment.ron (nor does any seed-<s> folder in it)",
-                run.display()
-            )
-        })?
-    };
-    let experiment = Experiment::load(&seed_dir.join("experiment.ron"), &[])?;
-    let scene = Scene::load(&experiment.scene)?;
-    let checkpoint = Checkpoint::open(seed_dir.join("model")).with_context(|| {
-        format!(
-            "{} has no trained model yet: run the experiment first",
-            seed_dir.display()
-        )
-    })?;
-    Ok((
-        scene,
-        AgentSource {
-            checkpoint,
-            config: experiment.agent,
-            protocol: experiment.evaluation.protocol,
-            camera: experiment.data.camera,
-        },
-    ))
-}
-
-fn view_with<B: AutodiffBackend>(
-    options: ViewerOptions,
-    agent: Option<AgentSource>,
-    device: &B::Device,
-) -> Result<prefrontal_viewer::ViewerSummary> {
-    let setup = match agent {
-        Some(source) => {
-            let model = JepaModel::<B>::load_differentiable(&source.checkpoint, device)?;
-            model.check_scene(&options.scene, options.render.camera.as_deref())?;
-            let model: Arc<dyn LatentModel<B>> = Arc::new(model);
-            Some(AgentSetup {
-                model,
-                config: source.config,
-                probe: LinearProbe::load(&source.checkpoint.dir)?,
-                protocol: source.protocol,
-            })
-        }
-        None => None,
-    };
-    Ok(prefrontal_viewer::run::<B>(options, setup)?)
 }

@@ -5,7 +5,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{command, prefrontal};
+use common::{command, prefrontal, scene_names};
+use prefrontal_sim::Scene;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -13,13 +14,18 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn scene_check_summarises_every_shipped_scene() {
-    for name in ["reach", "two_rooms", "push", "reacher"] {
+    for name in scene_names() {
         let file = format!("scenes/{name}.scene.ron");
         let out = prefrontal(&["scene", "check", &file]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let stdout = text(&out.stdout);
         assert!(stdout.contains(&format!("{file}: ok")), "{stdout}");
-        assert!(stdout.contains("actions      2 dims"), "{stdout}");
+        let scene = Scene::load(Path::new(env!("CARGO_MANIFEST_DIR")).join(&file)).unwrap();
+        let actions = scene.action_space.low.len();
+        assert!(
+            stdout.contains(&format!("actions      {actions} dims")),
+            "{stdout}"
+        );
     }
 }
 
@@ -78,7 +84,10 @@ fn bench_sim_prints_a_row_per_scene() {
     let out = prefrontal(&["bench", "sim", "--seconds", "0.05", "--envs", "1,2"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    for name in ["reach", "two_rooms", "push", "reacher"] {
+    for file in scene_names() {
+        // Rows are named by the scene's `name` field.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenes/{file}.scene.ron"));
+        let name = Scene::load(path).unwrap().name;
         let row = stdout
             .lines()
             .find(|l| l.starts_with(&format!("| {name} |")))

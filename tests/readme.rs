@@ -88,6 +88,37 @@ fn the_agent_example_runs() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+#[test]
+fn the_runtime_example_runs() -> Result<(), Box<dyn Error>> {
+    let dir = scratch("readme-runtime");
+    let data = collect(&dir, "2");
+    let run = dir.join("run");
+    // README begin
+    use prefrontal_runtime::{Device, Event};
+    use prefrontal_worldmodel::{RonConfig, TrainEvent, TrainOptions, WorldModelConfig};
+
+    let options = TrainOptions {
+        data: data.into(), // a dataset folder, e.g. from `prefrontal collect`
+        out: run.clone(),
+        config: Some(WorldModelConfig::load("configs/reach.worldmodel.ron")?),
+        steps: Some(2),
+        resume: false,
+        stop_after: None,
+        interrupt: None, // an Arc<AtomicBool> that stops training with a checkpoint
+    };
+    let mut losses = Vec::new();
+    let summary = prefrontal_runtime::train(&options, Device::default(), &mut |event| {
+        if let Event::Train(TrainEvent::Step { losses: step, .. }) = event {
+            losses.push(step.total);
+        }
+    })?;
+    // README end
+    assert_eq!((summary.step, losses.len()), (2, 2));
+    assert!(losses.iter().all(|loss| loss.is_finite()));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 /// The blocks between `// README begin` and `// README end` in this file, de-indented.
 fn blocks_here() -> Vec<String> {
     let source = include_str!("readme.rs");
@@ -135,7 +166,7 @@ fn readme_blocks() -> Vec<String> {
 #[test]
 fn the_readme_shows_these_examples() {
     let (here, readme) = (blocks_here(), readme_blocks());
-    assert_eq!(here.len(), 2);
+    assert_eq!(here.len(), 3);
     assert_eq!(
         readme, here,
         "the README's Rust blocks must be the tested code in tests/readme.rs"

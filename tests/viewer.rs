@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{count_near, read_png, region, run_ok, run_on_display_ok, scratch};
+use common::{count_near, read_png, region, run_ok, run_on_display_ok, scene_names, scratch};
+use prefrontal_viewer::{INSET_SIDE, MARGIN};
 
 /// The most common colour of a PNG (the floor, in a top-down observation frame).
 fn dominant_color(pixels: &[u8]) -> [u8; 3] {
@@ -18,7 +19,7 @@ fn dominant_color(pixels: &[u8]) -> [u8; 3] {
 fn every_scene_opens_with_its_hud_and_what_the_model_sees() {
     let dir = scratch("viewer-scenes");
     std::fs::create_dir_all(&dir).unwrap();
-    for scene in ["reach", "two_rooms", "push", "reacher"] {
+    for scene in scene_names() {
         let file = format!("scenes/{scene}.scene.ron");
         // The observation camera's floor colour, from a recorded frame.
         let data = dir.join(format!("{scene}-data"));
@@ -72,8 +73,14 @@ fn every_scene_opens_with_its_hud_and_what_the_model_sees() {
         let shades: std::collections::HashSet<&[u8]> = pixels.chunks_exact(3).collect();
         assert!(shades.len() > 200, "{scene}: {} colours", shades.len());
 
-        // The HUD's status window: a dark panel with light text, top left.
-        let hud = region(&pixels, width, (10, 10, 230, 110));
+        // The HUD's status window: a dark panel with light text, `MARGIN` from the top
+        // left corner, sampled over its first lines.
+        let margin = MARGIN as u32;
+        let hud = region(
+            &pixels,
+            width,
+            (margin + 2, margin + 2, margin + 222, margin + 102),
+        );
         let dark = hud.iter().filter(|p| p.iter().all(|&c| c < 45)).count();
         let light = hud.iter().filter(|p| p.iter().all(|&c| c > 150)).count();
         assert!(
@@ -83,10 +90,18 @@ fn every_scene_opens_with_its_hud_and_what_the_model_sees() {
         );
 
         // The insets, top right: the agent's frame (left) and the goal's (right), each
-        // mostly the observation camera's floor.
-        let x = width - 8 - 2 * 160 - 20;
-        for (name, x0) in [("agent", x), ("goal", x + 180)] {
-            let inset = region(&pixels, width, (x0 + 10, 70, x0 + 140, 190));
+        // mostly the observation camera's floor. Each is `INSET_SIDE` square, in a window
+        // `MARGIN` from the corner; the offsets of 20 and 62 pixels allow for that window's
+        // padding, title and labels, and the regions sampled keep clear of the insets' edges.
+        let side = INSET_SIDE as u32;
+        let x = width - margin - 2 * side - 20;
+        let top = margin + 62;
+        for (name, x0) in [("agent", x), ("goal", x + side + 20)] {
+            let inset = region(
+                &pixels,
+                width,
+                (x0 + 10, top, x0 + side - 20, top + side - 40),
+            );
             let floor_pixels = count_near(&inset, floor, 8);
             assert!(
                 floor_pixels > inset.len() / 4,

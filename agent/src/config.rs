@@ -57,12 +57,39 @@ impl Default for PlannerConfig {
 }
 
 impl PlannerConfig {
+    /// Which planner this is.
+    pub fn kind(&self) -> PlannerKind {
+        match self {
+            PlannerConfig::Cem(_) => PlannerKind::Cem,
+            PlannerConfig::Mppi(_) => PlannerKind::Mppi,
+            PlannerConfig::Gradient(_) => PlannerKind::Gradient,
+        }
+    }
+
     /// Model steps planned ahead.
     pub fn horizon(&self) -> usize {
         match self {
             PlannerConfig::Cem(c) => c.horizon,
             PlannerConfig::Mppi(c) => c.horizon,
             PlannerConfig::Gradient(c) => c.horizon,
+        }
+    }
+
+    /// Candidate sequences per iteration (one batch through the model).
+    pub fn samples(&self) -> usize {
+        match self {
+            PlannerConfig::Cem(c) => c.samples,
+            PlannerConfig::Mppi(c) => c.samples,
+            PlannerConfig::Gradient(c) => c.samples,
+        }
+    }
+
+    /// Iterations (refits, updates or Adam steps) per plan.
+    pub fn iterations(&self) -> usize {
+        match self {
+            PlannerConfig::Cem(c) => c.iterations,
+            PlannerConfig::Mppi(c) => c.iterations,
+            PlannerConfig::Gradient(c) => c.iterations,
         }
     }
 
@@ -78,11 +105,107 @@ impl PlannerConfig {
 
     /// The planner's short name: `cem`, `mppi` or `gd`.
     pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+}
+
+/// The planner registry: every planner kind, the one list from which the CLI's `--planner`
+/// values, the viewer's planner keys, `bench plan` and `check-device` are derived. A new
+/// planner is a variant here and in [`PlannerConfig`] (with its settings struct) and its
+/// search in `planner.rs` (built by `sampling_planner`, or by `build_planner` when it
+/// differentiates through the model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlannerKind {
+    /// Cross-entropy method.
+    Cem,
+    /// Model-predictive path integral control.
+    Mppi,
+    /// Adam on the action sequence through the predictor.
+    Gradient,
+}
+
+impl PlannerKind {
+    /// Every planner, in the order menus and tables list them.
+    pub const ALL: [PlannerKind; 3] = [PlannerKind::Cem, PlannerKind::Mppi, PlannerKind::Gradient];
+
+    /// The short name: the CLI's value, the evaluation's contender folder and table row.
+    pub fn name(self) -> &'static str {
         match self {
-            PlannerConfig::Cem(_) => "cem",
-            PlannerConfig::Mppi(_) => "mppi",
-            PlannerConfig::Gradient(_) => "gd",
+            PlannerKind::Cem => "cem",
+            PlannerKind::Mppi => "mppi",
+            PlannerKind::Gradient => "gd",
         }
+    }
+
+    /// The name on screen and in benchmark tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            PlannerKind::Cem => "CEM",
+            PlannerKind::Mppi => "MPPI",
+            PlannerKind::Gradient => "gradient",
+        }
+    }
+
+    /// One line on what it does with its default settings.
+    pub fn about(self) -> &'static str {
+        match self {
+            PlannerKind::Cem => {
+                "Cross-entropy method (default settings: 300 samples × 30 iterations, horizon 5)"
+            }
+            PlannerKind::Mppi => "MPPI (300 samples × 30 iterations, horizon 5)",
+            PlannerKind::Gradient => {
+                "Adam on the actions through the predictor (8 sequences × 30 steps, horizon 5)"
+            }
+        }
+    }
+
+    /// The kind whose [`name`](Self::name) is `name`.
+    pub fn from_name(name: &str) -> Option<PlannerKind> {
+        PlannerKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+    }
+
+    /// Its default settings.
+    pub fn default_config(self) -> PlannerConfig {
+        match self {
+            PlannerKind::Cem => PlannerConfig::Cem(CemConfig::default()),
+            PlannerKind::Mppi => PlannerConfig::Mppi(MppiConfig::default()),
+            PlannerKind::Gradient => PlannerConfig::Gradient(GradientConfig::default()),
+        }
+    }
+
+    /// Settings small enough to plan in seconds on a software GPU (device checks): a few
+    /// candidates and iterations over three model steps.
+    pub fn quick_config(self) -> PlannerConfig {
+        let horizon = 3;
+        match self {
+            PlannerKind::Cem => PlannerConfig::Cem(CemConfig {
+                samples: 64,
+                elites: 8,
+                iterations: 4,
+                horizon,
+                ..CemConfig::default()
+            }),
+            PlannerKind::Mppi => PlannerConfig::Mppi(MppiConfig {
+                samples: 64,
+                iterations: 4,
+                horizon,
+                ..MppiConfig::default()
+            }),
+            PlannerKind::Gradient => PlannerConfig::Gradient(GradientConfig {
+                samples: 4,
+                iterations: 10,
+                horizon,
+                ..GradientConfig::default()
+            }),
+        }
+    }
+
+    /// Whether it differentiates through the model: it needs an autodiff backend, and the
+    /// simulator (the oracle baseline's model) gives it no gradient.
+    pub fn differentiates(self) -> bool {
+        self == PlannerKind::Gradient
     }
 }
 

@@ -1,4 +1,4 @@
-//! Model-predictive control: the per-world bookkeeping (no tensors) and the imagination
+//! Model-predictive control: the per-world bookkeeping (no tensors) and the job_planner
 //! that turns a planning job into a plan (the one place observations become tensors).
 
 use std::collections::VecDeque;
@@ -148,23 +148,23 @@ impl Controller {
 
 /// A model and a planner: turns jobs into plans. Owned by one world at a time, so that a
 /// real-time plan can move to a worker thread and back.
-pub struct Imagination<B: Backend> {
+pub struct JobPlanner<B: Backend> {
     model: Arc<dyn LatentModel<B>>,
     planner: Box<dyn Planner<B>>,
 }
 
-impl<B: Backend> std::fmt::Debug for Imagination<B> {
+impl<B: Backend> std::fmt::Debug for JobPlanner<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Imagination")
+        f.debug_struct("JobPlanner")
             .field("spec", &self.model.spec())
             .finish_non_exhaustive()
     }
 }
 
-impl<B: Backend> Imagination<B> {
+impl<B: Backend> JobPlanner<B> {
     /// Plans with `planner` in `model`.
     pub fn new(model: Arc<dyn LatentModel<B>>, planner: Box<dyn Planner<B>>) -> Self {
-        Imagination { model, planner }
+        JobPlanner { model, planner }
     }
 
     /// Starts a new episode: the planner forgets its warm start and is reseeded.

@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use prefrontal_board::Board;
 use prefrontal_sim::policy::{RandomPolicy, offset_episode};
 use prefrontal_sim::task::episode_seed;
-use prefrontal_sim::{Episode, Frame, RenderOptions, Scene, Step, VecEnv};
+use prefrontal_sim::{Frame, RenderOptions, Scene, StartGoal, Step, VecEnv};
 use serde::{Deserialize, Serialize};
 
 use crate::AgentError;
@@ -43,6 +43,14 @@ impl Protocol {
         budget: 50,
     };
 
+    /// Which protocol this is.
+    pub fn kind(&self) -> ProtocolKind {
+        match self {
+            Protocol::RandomGoal => ProtocolKind::RandomGoal,
+            Protocol::TrajectoryOffset { .. } => ProtocolKind::TrajectoryOffset,
+        }
+    }
+
     /// Simulator steps an episode of `scene` may take.
     pub fn budget(&self, scene: &Scene) -> u32 {
         match *self {
@@ -55,9 +63,9 @@ impl Protocol {
     pub fn describe(&self, scene: &Scene) -> String {
         let budget = self.budget(scene);
         match self {
-            Protocol::RandomGoal => format!("random-goal, budget {budget}"),
+            Protocol::RandomGoal => format!("{}, budget {budget}", self.kind().name()),
             Protocol::TrajectoryOffset { offset, .. } => {
-                format!("trajectory-offset k = {offset}, budget {budget}")
+                format!("{} k = {offset}, budget {budget}", self.kind().name())
             }
         }
     }
@@ -83,6 +91,51 @@ impl Protocol {
     }
 }
 
+/// The protocol registry: every way an evaluation chooses goals, the one list from which
+/// the CLI's `--protocol` values are derived. A new protocol is a variant here and in
+/// [`Protocol`] (with its settings), and its goal picking in [`pick_episodes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolKind {
+    /// See [`Protocol::RandomGoal`].
+    RandomGoal,
+    /// See [`Protocol::TrajectoryOffset`].
+    TrajectoryOffset,
+}
+
+impl ProtocolKind {
+    /// Every protocol.
+    pub const ALL: [ProtocolKind; 2] = [ProtocolKind::RandomGoal, ProtocolKind::TrajectoryOffset];
+
+    /// The name, as the CLI and tables spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolKind::RandomGoal => "random-goal",
+            ProtocolKind::TrajectoryOffset => "trajectory-offset",
+        }
+    }
+
+    /// One line on how it picks goals and the budget.
+    pub fn about(self) -> &'static str {
+        match self {
+            ProtocolKind::RandomGoal => {
+                "The task samples start and goal; the budget is the task's step limit"
+            }
+            ProtocolKind::TrajectoryOffset => {
+                "The goal is the scripted controller's state --offset steps after the start; the budget is --budget steps (the papers' protocol)"
+            }
+        }
+    }
+
+    /// The protocol with its settings: `offset` and `budget` in simulator steps, used by
+    /// the protocols that have them.
+    pub fn with(self, offset: u32, budget: u32) -> Protocol {
+        match self {
+            ProtocolKind::RandomGoal => Protocol::RandomGoal,
+            ProtocolKind::TrajectoryOffset => Protocol::TrajectoryOffset { offset, budget },
+        }
+    }
+}
+
 /// A start/goal pair: an episode of the scene, sampled by its seed or with a goal the
 /// protocol chose.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -95,7 +148,7 @@ pub struct EpisodeSpec {
     pub start_distance: f32,
     /// Start and goal.
     #[serde(skip)]
-    pub episode: Episode,
+    pub episode: StartGoal,
 }
 
 /// Picks `count` episodes whose start-to-goal distance lies in `distance` (the

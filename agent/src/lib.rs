@@ -4,9 +4,9 @@
 //! sequences whose imagined latent trajectory ends near the goal latent (CEM, MPPI or
 //! gradient descent), applies the first action(s) and replans (MPC). [`AgentPlugin`] runs
 //! this inside the simulation's Bevy `FixedUpdate` schedule, in lockstep (deterministic,
-//! for evaluation) or in real time (planning on Bevy's async compute pool).
+//! for evaluation) or in real time (planning on a plain thread per plan).
 //!
-//! Tensors exist only inside [`Imagination::plan`] and the models: no ECS component or
+//! Tensors exist only inside [`JobPlanner::plan`] and the models: no ECS component or
 //! resource state the simulation reads holds one.
 
 pub mod config;
@@ -20,8 +20,8 @@ pub mod suite;
 
 use std::path::PathBuf;
 
-pub use config::{AgentConfig, Energy, PlannerConfig};
-pub use control::{Controller, Imagination, PlanJob};
+pub use config::{AgentConfig, Energy, PlannerConfig, PlannerKind};
+pub use control::{Controller, JobPlanner, PlanJob};
 pub use model::{JepaModel, LatentModel, LatentSpec, LinearModel};
 pub use oracle::SimulatorModel;
 pub use planner::{Bounds, Plan, PlanRequest, Planner, build_planner, sampling_planner};

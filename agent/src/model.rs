@@ -73,7 +73,9 @@ pub trait LatentModel<B: Backend>: Send + Sync {
 
 /// A trained JEPA world model from a checkpoint, encoding rendered frames.
 pub struct JepaModel<B: Backend> {
-    predictor: WorldModel<B>,
+    /// The whole world model; planners roll out its predictor (frozen, on the autodiff
+    /// backend, for the gradient planner).
+    model: WorldModel<B>,
     encoder: Box<dyn EncodeLatents<B>>,
     data: DataSpec,
     spec: LatentSpec,
@@ -179,7 +181,7 @@ impl<B: Backend> JepaModel<B> {
         source: PathBuf,
     ) -> Self {
         JepaModel {
-            predictor: model.clone(),
+            model: model.clone(),
             encoder: Box::new(SameBackend {
                 model,
                 data: data.clone(),
@@ -259,14 +261,14 @@ impl<B: AutodiffBackend> JepaModel<B> {
         data: DataSpec,
         source: PathBuf,
     ) -> Self {
-        let predictor = model.no_grad();
+        let model = model.no_grad();
         let encoder = InnerBackend::<B>(SameBackend {
-            model: predictor.valid(),
+            model: model.valid(),
             data: data.clone(),
             checkpoint: source.clone(),
         });
         JepaModel {
-            predictor,
+            model,
             encoder: Box::new(encoder),
             spec: latent_spec(config, &data),
             data,
@@ -281,7 +283,7 @@ impl<B: Backend> LatentModel<B> for JepaModel<B> {
     }
 
     fn device(&self) -> B::Device {
-        self.predictor.devices().remove(0)
+        self.model.devices().remove(0)
     }
 
     fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError> {
@@ -293,7 +295,7 @@ impl<B: Backend> LatentModel<B> for JepaModel<B> {
         history: Tensor<B, 3>,
         actions: Tensor<B, 3>,
     ) -> Result<Tensor<B, 3>, AgentError> {
-        Ok(self.predictor.rollout(history, actions))
+        Ok(self.model.rollout(history, actions))
     }
 
     fn imagine(
@@ -302,7 +304,7 @@ impl<B: Backend> LatentModel<B> for JepaModel<B> {
         past: Option<Tensor<B, 3>>,
         candidates: Tensor<B, 3>,
     ) -> Result<Tensor<B, 3>, AgentError> {
-        Ok(self.predictor.imagine(history, past, candidates))
+        Ok(self.model.imagine(history, past, candidates))
     }
 }
 

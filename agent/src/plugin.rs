@@ -9,7 +9,7 @@ use prefrontal_sim::{Observation, SimSystems, SimWorlds};
 use std::thread::JoinHandle;
 
 use crate::AgentError;
-use crate::control::{Controller, Imagination, PlanJob};
+use crate::control::{Controller, JobPlanner, PlanJob};
 use crate::model::LatentModel;
 use crate::planner::{Plan, Planner};
 
@@ -40,7 +40,7 @@ pub enum AgentMode {
 
 /// What a background plan hands back.
 struct Finished<B: Backend> {
-    imagination: Imagination<B>,
+    job_planner: JobPlanner<B>,
     plan: Result<Plan, AgentError>,
     made_at: u64,
     millis: f64,
@@ -64,7 +64,7 @@ pub struct PlanRecord {
 struct WorldAgent<B: Backend> {
     controller: Controller,
     /// `None` while a real-time plan holds it.
-    imagination: Option<Imagination<B>>,
+    job_planner: Option<JobPlanner<B>>,
     pending: Option<PlanJob>,
     task: Option<JoinHandle<Finished<B>>>,
     latest: Option<PlanRecord>,
@@ -104,7 +104,7 @@ impl<B: Backend> Agents<B> {
         let worlds = (0..worlds)
             .map(|world| WorldAgent {
                 controller: Controller::new(spec, replan_every, low, high),
-                imagination: Some(Imagination::new(model.clone(), planner(world))),
+                job_planner: Some(JobPlanner::new(model.clone(), planner(world))),
                 pending: None,
                 task: None,
                 latest: None,
@@ -124,7 +124,7 @@ impl<B: Backend> Agents<B> {
         let agent = self.idle(world);
         agent.controller.start_episode(goal);
         agent
-            .imagination
+            .job_planner
             .as_mut()
             .expect("no plan is in flight")
             .reset(seed);
@@ -140,7 +140,7 @@ impl<B: Backend> Agents<B> {
     /// plan still running is awaited and dropped).
     pub fn set_planner(&mut self, world: usize, planner: Box<dyn Planner<B>>) {
         self.idle(world)
-            .imagination
+            .job_planner
             .as_mut()
             .expect("no plan is in flight")
             .set_planner(planner);
@@ -150,7 +150,7 @@ impl<B: Backend> Agents<B> {
     fn idle(&mut self, world: usize) -> &mut WorldAgent<B> {
         let agent = &mut self.worlds[world];
         if let Some(task) = agent.task.take() {
-            agent.imagination = Some(join(task).imagination);
+            agent.job_planner = Some(join(task).job_planner);
         }
         agent.pending = None;
         agent.latest = None;
@@ -184,7 +184,7 @@ impl<B: Backend> Agents<B> {
 
     fn finish(&mut self, world: usize, finished: Finished<B>) {
         let agent = &mut self.worlds[world];
-        agent.imagination = Some(finished.imagination);
+        agent.job_planner = Some(finished.job_planner);
         match finished.plan {
             Ok(plan) => {
                 agent.controller.install(&plan, finished.made_at);
@@ -278,10 +278,10 @@ fn plan<B: Backend>(mut agents: ResMut<Agents<B>>) {
         let Some(job) = agent.pending.take() else {
             continue;
         };
-        let mut imagination = agent.imagination.take().expect("no plan is in flight");
+        let mut job_planner = agent.job_planner.take().expect("no plan is in flight");
         let run = move || {
             let start = Instant::now();
-            let plan = imagination.plan(&job);
+            let plan = job_planner.plan(&job);
             let millis = start.elapsed().as_secs_f64() * 1e3;
             let state = job
                 .observations
@@ -289,7 +289,7 @@ fn plan<B: Backend>(mut agents: ResMut<Agents<B>>) {
                 .map(|observation| observation.state.clone())
                 .unwrap_or_default();
             Finished {
-                imagination,
+                job_planner,
                 plan,
                 made_at: job.made_at,
                 millis,

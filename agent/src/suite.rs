@@ -12,7 +12,7 @@ use prefrontal_worldmodel::Checkpoint;
 use serde::{Deserialize, Serialize};
 
 use crate::AgentError;
-use crate::config::{AgentConfig, PlannerConfig};
+use crate::config::AgentConfig;
 use crate::eval::{
     Contender, EpisodeResult, EpisodeSpec, EvalOptions, EvalSummary, Protocol, evaluate,
 };
@@ -55,6 +55,19 @@ impl FromStr for Baseline {
             )),
         }
     }
+}
+
+/// Contender names in evaluation order: the agent (by its planner's name), then the
+/// baselines that apply to it (the oracle's simulator gives a differentiating planner no
+/// gradient, so it is left out).
+pub fn contenders(config: &AgentConfig, baselines: &[Baseline]) -> Vec<&'static str> {
+    let mut names = vec![config.planner.name()];
+    for &baseline in baselines {
+        if !(baseline == Baseline::Oracle && config.planner.kind().differentiates()) {
+            names.push(baseline.name());
+        }
+    }
+    names
 }
 
 /// What a suite reports while it runs.
@@ -135,7 +148,7 @@ impl Suite<'_> {
                     self.planner::<B>(name, &greedy, device, observe)?
                 }
                 Baseline::Oracle => {
-                    if matches!(self.config.planner, PlannerConfig::Gradient(_)) {
+                    if self.config.planner.kind().differentiates() {
                         observe(SuiteEvent::Skipped {
                             name,
                             reason: "the simulator gives the gradient planner no gradient",
@@ -162,7 +175,7 @@ impl Suite<'_> {
         device: &B::Device,
         observe: &mut dyn FnMut(SuiteEvent),
     ) -> Result<EvalSummary, AgentError> {
-        if matches!(config.planner, PlannerConfig::Gradient(_)) {
+        if config.planner.kind().differentiates() {
             let model = JepaModel::<B>::load_differentiable(self.checkpoint, device)?;
             model.check_scene(self.scene, self.camera.as_deref())?;
             let contender = Contender::Agent {

@@ -48,3 +48,43 @@ fn impossible_values_name_the_field() {
         );
     }
 }
+
+#[test]
+fn every_registered_planner_names_and_builds_itself() {
+    use prefrontal_agent::PlannerKind;
+    let mut names = Vec::new();
+    for kind in PlannerKind::ALL {
+        assert_eq!(kind.default_config().kind(), kind, "{kind:?}");
+        assert_eq!(kind.quick_config().kind(), kind, "{kind:?}");
+        assert_eq!(kind.default_config().name(), kind.name());
+        assert_eq!(PlannerKind::from_name(kind.name()), Some(kind));
+        assert!(!kind.about().is_empty() && !kind.label().is_empty());
+        // The quick settings are smaller than the defaults in every dimension.
+        let (quick, default) = (kind.quick_config(), kind.default_config());
+        assert!(quick.samples() <= default.samples() && quick.iterations() < default.iterations());
+        // Every config survives its RON form.
+        let config = AgentConfig {
+            planner: quick,
+            ..AgentConfig::default()
+        };
+        assert_eq!(
+            AgentConfig::parse(&config.to_ron(), "x.ron").unwrap(),
+            config
+        );
+        names.push(kind.name());
+    }
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), PlannerKind::ALL.len(), "names are unique");
+    assert_eq!(PlannerKind::from_name("nope"), None);
+}
+
+#[test]
+fn every_registered_protocol_keeps_its_kind() {
+    use prefrontal_agent::eval::ProtocolKind;
+    for kind in ProtocolKind::ALL {
+        let protocol = kind.with(25, 50);
+        assert_eq!(protocol.kind(), kind);
+        assert!(protocol.validate().is_ok(), "{kind:?}");
+    }
+}

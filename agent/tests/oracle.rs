@@ -27,6 +27,21 @@ fn scene(name: &str) -> Scene {
     .unwrap()
 }
 
+/// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
+fn shipped_scenes() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenes");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".scene.ron").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no scenes in {dir}");
+    names
+}
+
 fn two_rooms() -> Scene {
     scene("two_rooms")
 }
@@ -34,8 +49,8 @@ fn two_rooms() -> Scene {
 #[test]
 fn the_simulator_model_imagines_what_the_simulator_does() {
     let steps = 4;
-    for task in ["reach", "push", "reacher"] {
-        let scene = scene(task);
+    for task in shipped_scenes() {
+        let scene = scene(&task);
         let model =
             SimulatorModel::<B>::new(Arc::new(scene.clone()), FRAMESKIP, &Default::default());
         let mut env = VecEnv::new(scene.clone(), 1).unwrap();

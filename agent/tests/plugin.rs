@@ -2,16 +2,15 @@
 //! CEM, MPPI and the gradient planner in closed loop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::Tensor;
 use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
 use prefrontal_agent::{
     AgentConfig, AgentError, AgentMode, AgentPlugin, Agents, Bounds, LatentModel, LatentSpec,
-    LinearModel, PlannerConfig, build_planner,
+    LinearModel, Plan, PlanRequest, Planner, PlannerConfig, build_planner,
 };
 use prefrontal_sim::{Observation, Scene, VecEnv};
 
@@ -73,6 +72,16 @@ fn every_planner() -> Vec<AgentConfig> {
 }
 
 fn env_with_agent(model: Arc<dyn LatentModel<B>>, mode: AgentMode, config: &AgentConfig) -> VecEnv {
+    env_with_planner(model, mode, config, |planner| planner)
+}
+
+/// A one-world env on `reach` whose agent plans with `config`'s planner as `wrap` returns it.
+fn env_with_planner(
+    model: Arc<dyn LatentModel<B>>,
+    mode: AgentMode,
+    config: &AgentConfig,
+    wrap: impl Fn(Box<dyn Planner<B>>) -> Box<dyn Planner<B>>,
+) -> VecEnv {
     let scene = reach();
     let (low, high) = (
         scene.action_space.low.clone(),
@@ -80,7 +89,11 @@ fn env_with_agent(model: Arc<dyn LatentModel<B>>, mode: AgentMode, config: &Agen
     );
     let frameskip = model.spec().frameskip;
     let agents = Agents::new(mode, model, 1, config.replan_every, (&low, &high), |_| {
-        build_planner(config, Bounds::tiled(&low, &high, frameskip), 0)
+        wrap(build_planner(
+            config,
+            Bounds::tiled(&low, &high, frameskip),
+            0,
+        ))
     });
     let mut env = VecEnv::with_plugins(scene, 1, None, AgentPlugin::new(agents)).unwrap();
     env.set_auto_reset(false);
@@ -138,15 +151,29 @@ fn every_planner_in_the_lockstep_loop_reaches_goals_and_repeats_itself_exactly()
     }
 }
 
-/// The linear model behind a gate: its first rollout waits until the test opens the gate
-/// (at most `GATE_TIMEOUT`, so a loop that waited for plans fails instead of hanging).
+/// The linear model behind a gate: its first rollout waits until the test opens the gate.
 struct Gated {
     inner: LinearModel<B>,
     gate: Mutex<Receiver<()>>,
     open: AtomicBool,
 }
 
-const GATE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The test's side of the gate. Nothing is ever sent: the gate opens when the sender is
+/// dropped, by `open` or with the guard, so a failing assertion never leaves the planning
+/// thread waiting.
+struct Gate(Option<Sender<()>>);
+
+impl Gate {
+    fn open(&mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.open();
+    }
+}
 
 impl LatentModel<B> for Gated {
     fn spec(&self) -> LatentSpec {
@@ -160,10 +187,32 @@ impl LatentModel<B> for Gated {
     }
     fn rollout(&self, h: Tensor<B, 3>, a: Tensor<B, 3>) -> Result<Tensor<B, 3>, AgentError> {
         if !self.open.load(Ordering::SeqCst) {
-            let _ = self.gate.lock().unwrap().recv_timeout(GATE_TIMEOUT);
+            // Returns (with an error) once the test's sender is gone.
+            let _ = self.gate.lock().unwrap().recv();
             self.open.store(true, Ordering::SeqCst);
         }
         self.inner.rollout(h, a)
+    }
+}
+
+/// A planner that reports on a channel each time one of its plans has returned.
+struct Reporting {
+    inner: Box<dyn Planner<B>>,
+    planned: Sender<()>,
+}
+
+impl Planner<B> for Reporting {
+    fn plan(
+        &mut self,
+        model: &dyn LatentModel<B>,
+        request: &PlanRequest<B>,
+    ) -> Result<Plan, AgentError> {
+        let plan = self.inner.plan(model, request);
+        let _ = self.planned.send(());
+        plan
+    }
+    fn reset(&mut self, seed: u64) {
+        self.inner.reset(seed);
     }
 }
 
@@ -176,13 +225,22 @@ fn speed(state: &[f32]) -> f32 {
 fn real_time_agent_never_blocks_the_ecs_loop() {
     // The first plan cannot finish while the gate is shut: every step taken meanwhile
     // proves the loop does not wait for planning (no clock involved).
-    let (open_gate, gate) = channel();
+    let (sender, receiver) = channel();
+    let mut gate = Gate(Some(sender));
     let gated = Gated {
         inner: linear_model(),
-        gate: Mutex::new(gate),
+        gate: Mutex::new(receiver),
         open: AtomicBool::new(false),
     };
-    let mut env = env_with_agent(Arc::new(gated), AgentMode::RealTime, &cem(10));
+    let (report, planned) = channel();
+    let mut env = env_with_planner(Arc::new(gated), AgentMode::RealTime, &cem(10), |inner| {
+        Box::new(Reporting {
+            inner,
+            planned: report.clone(),
+        })
+    });
+    // The planner holds the only sender: should it be dropped unsent, `recv` fails.
+    drop(report);
     start(&mut env, 5);
     for _ in 0..20 {
         let step = env.step_driven().unwrap().remove(0);
@@ -197,21 +255,26 @@ fn real_time_agent_never_blocks_the_ecs_loop() {
         assert!(agents.planning(0), "the plan is still pending");
         assert_eq!(agents.plans(), 0, "20 steps ran while the plan was held");
     }
-    // Opened, the plan arrives while steps go on, and its actions are applied.
-    open_gate.send(()).unwrap();
-    let deadline = Instant::now() + 3 * GATE_TIMEOUT;
+    // Opened, the plan returns; the loop collects it at one of its next steps and applies
+    // its actions. Endless, the episode cannot end before that.
+    gate.open();
+    planned
+        .recv()
+        .expect("the planner returns once the gate is open");
+    env.set_endless(true);
     let mut moved = false;
-    while !moved && Instant::now() < deadline {
+    for _ in 0..10_000 {
         let step = env.step_driven().unwrap().remove(0);
         assert!(take_error(&mut env).is_none());
         let plans = env.app_mut().world_mut().resource::<Agents<B>>().plans();
         moved = plans > 0 && speed(&step.observation.state) > 1e-3;
-        if step.terminated || step.truncated {
+        if moved {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // The planning thread only has to return its plan; let it run.
+        std::thread::yield_now();
     }
-    assert!(moved, "no plan was applied after the gate opened");
+    assert!(moved, "no plan was applied after the planner returned");
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub enum CollectError {
 }
 
 /// Totals of a finished collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CollectSummary {
     /// Episodes written.
     pub episodes: usize,

@@ -27,7 +27,7 @@ use crate::render::{
     TileCamera, check_adapter,
 };
 use crate::scene::Scene;
-use crate::task::{Episode, Goal, SamplingError, episode_seed};
+use crate::task::{Goal, SamplingError, StartGoal, episode_seed};
 use crate::world::{ActionError, SimPlugin, SimWorlds, despawn_worlds, restore_state, spawn_world};
 use bevy_rapier3d::prelude::Velocity;
 
@@ -508,7 +508,7 @@ impl VecEnv {
     pub fn reset_to(
         &mut self,
         env: usize,
-        episode: Episode,
+        episode: StartGoal,
     ) -> Result<(Observation, Info), SimError> {
         if env >= self.num_envs() {
             return Err(SimError::NotReset(env));
@@ -551,7 +551,7 @@ impl VecEnv {
     }
 
     /// Despawns the worlds of `episodes` and spawns them anew in their episodes.
-    fn spawn(&mut self, episodes: Vec<(usize, Episode)>) {
+    fn spawn(&mut self, episodes: Vec<(usize, StartGoal)>) {
         let indices: Vec<usize> = episodes.iter().map(|&(env, _)| env).collect();
         let episodes = episodes.into_iter().map(|(_, episode)| episode);
         let world = self.app.world_mut();

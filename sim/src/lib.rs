@@ -21,5 +21,5 @@ pub use load::{Location, SceneError};
 pub use observation::Observation;
 pub use render::RenderOptions;
 pub use scene::Scene;
-pub use task::{Episode, Goal, Progress};
+pub use task::{Goal, Progress, StartGoal};
 pub use world::{SimPlugin, SimSystems, SimWorlds};

@@ -8,7 +8,7 @@ use rand_distr::StandardNormal;
 use crate::env::{Action, BoxSpace, SimError, VecEnv};
 use crate::kinematics::wrap_angle;
 use crate::scene::Actuator;
-use crate::task::{Episode, Goal};
+use crate::task::{Goal, StartGoal};
 use crate::world::SimWorlds;
 
 /// Independent uniform actions within the action space's bounds, seeded.
@@ -70,7 +70,10 @@ impl OrnsteinUhlenbeck {
     }
 }
 
-/// Which action source a rollout or a collection uses.
+/// The collection-policy registry: every action source that needs no model, the one list
+/// from which the CLI's `--policy` values and the experiment files' `data.policy` names are
+/// derived. A new policy is a variant here, its name and description below, and its
+/// actions in [`Policy::act`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PolicyKind {
     /// Independent uniform actions.
@@ -83,6 +86,20 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
+    /// Every policy.
+    pub const ALL: [PolicyKind; 3] = [PolicyKind::Random, PolicyKind::Smooth, PolicyKind::Scripted];
+
+    /// One line on how it acts.
+    pub fn about(self) -> &'static str {
+        match self {
+            PolicyKind::Random => "Independent uniform actions within the bounds",
+            PolicyKind::Smooth => "Temporally correlated (Ornstein–Uhlenbeck) exploration",
+            PolicyKind::Scripted => {
+                "A privileged controller that drives toward goals, with a little noise"
+            }
+        }
+    }
+
     /// Lower-case name, as the CLI spells it.
     pub fn name(self) -> &'static str {
         match self {
@@ -101,7 +118,7 @@ pub fn offset_episode(
     env: &mut VecEnv,
     seed: u64,
     offset: u32,
-) -> Result<(Episode, Vec<Action>), SimError> {
+) -> Result<(StartGoal, Vec<Action>), SimError> {
     env.reset_env(0, seed)?;
     let start = env.sim().slot(0).expect("reset").episode.start.clone();
     let mut policy = Policy::new(PolicyKind::Scripted, &env.action_space(), seed);
@@ -118,7 +135,7 @@ pub fn offset_episode(
     let sim = env.sim();
     let configuration = env.configuration(0)?;
     let goal = Goal::at(sim.scene(), sim.kinematics(), configuration);
-    Ok((Episode { seed, start, goal }, actions))
+    Ok((StartGoal { seed, start, goal }, actions))
 }
 
 /// Distance (m) behind the pushed body where a scripted pusher lines up.
@@ -154,6 +171,13 @@ impl Policy {
             noise: OrnsteinUhlenbeck::new(space.dim(), seed ^ 0x5eed, 0.15, sigma),
             waypoint: 0,
         }
+    }
+
+    /// Starts a new episode: the scripted controller heads for its first waypoint again and
+    /// the exploration noise starts at rest; the random streams go on.
+    pub fn restart(&mut self) {
+        self.waypoint = 0;
+        self.noise.state.fill(0.0);
     }
 
     /// The action for world `world` of `sim` in its current state.

@@ -43,7 +43,7 @@ impl Goal {
 
 /// A sampled episode.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Episode {
+pub struct StartGoal {
     /// The seed it was sampled from.
     pub seed: u64,
     /// The start configuration.
@@ -135,7 +135,7 @@ pub fn sample_episode(
     scene: &Scene,
     kinematics: &Kinematics,
     seed: u64,
-) -> Result<Episode, SamplingError> {
+) -> Result<StartGoal, SamplingError> {
     let task = &scene.task;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let failure = |what| SamplingError {
@@ -160,7 +160,7 @@ pub fn sample_episode(
         }
         let goal = Goal::at(scene, kinematics, configuration);
         if progress(scene, &goal, &start_poses).distance >= task.min_goal_distance {
-            return Ok(Episode { seed, start, goal });
+            return Ok(StartGoal { seed, start, goal });
         }
     }
     Err(failure("goal"))

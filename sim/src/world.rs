@@ -13,7 +13,7 @@ use crate::frame::Frame;
 use crate::kinematics::Kinematics;
 use crate::observation::{Observation, ObservationLayout, STATE_PER_BODY};
 use crate::scene::{Actuator, Axis, Body, BodyKind, JointKind, Material, Scene, Shape};
-use crate::task::{self, Episode, Progress, SamplingError};
+use crate::task::{self, Progress, StartGoal};
 
 /// The phases of one control step, in order, inside `FixedUpdate`. The agent orders its
 /// systems against these (e.g. plan after `Observe`, act before `ApplyAction`).
@@ -214,7 +214,7 @@ pub struct WorldSlot {
     /// The clipped action applied at the next step.
     action: Vec<f32>,
     /// The current episode.
-    pub episode: Episode,
+    pub episode: StartGoal,
     /// Control steps taken in this episode.
     pub steps: u32,
     /// The latest observation.
@@ -403,17 +403,6 @@ impl SimWorlds {
     }
 }
 
-/// Samples the episode `seed` and rebuilds world `index` in its start configuration,
-/// replacing whatever the world held. The world gets a fresh Rapier context, so its future
-/// does not depend on its past.
-pub fn reset_world(world: &mut World, index: usize, seed: u64) -> Result<(), SamplingError> {
-    let sim = world.resource::<SimWorlds>();
-    let episode = task::sample_episode(&sim.scene, &sim.kinematics, seed)?;
-    despawn_worlds(world, &[index]);
-    spawn_world(world, index, episode);
-    Ok(())
-}
-
 /// Puts world `index`'s dynamic bodies into `state` (the `Observation::state` layout:
 /// per body position, rotation, linear and angular velocity). Rapier picks the new poses
 /// and velocities up at the next step.
@@ -474,7 +463,7 @@ pub fn despawn_worlds(world: &mut World, indices: &[usize]) {
 }
 
 /// Builds world `index` in the start configuration of `episode`. The world must be empty.
-pub fn spawn_world(world: &mut World, index: usize, episode: Episode) {
+pub fn spawn_world(world: &mut World, index: usize, episode: StartGoal) {
     let sim = world.resource::<SimWorlds>();
     let scene = sim.scene.clone();
     let poses = sim.kinematics.poses(&episode.start);

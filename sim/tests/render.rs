@@ -6,9 +6,26 @@ use std::path::{Path, PathBuf};
 use bevy::math::Vec3;
 use prefrontal_sim::{Action, Env, Frame, RenderOptions, Scene, VecEnv};
 
+fn scenes_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes")
+}
+
 fn scene(name: &str) -> Scene {
-    let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes");
-    Scene::load(dir.join(format!("{name}.scene.ron"))).expect("shipped scenes load")
+    Scene::load(scenes_dir().join(format!("{name}.scene.ron"))).expect("shipped scenes load")
+}
+
+/// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
+fn shipped_scenes() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(scenes_dir())
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".scene.ron").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no scenes in {}", scenes_dir().display());
+    names
 }
 
 /// Centroid, in pixels, of the pixels that `matches` picks (`None` when none do).
@@ -36,6 +53,24 @@ fn bluish([r, g, b]: [u8; 3]) -> bool {
 
 fn greenish([r, g, b]: [u8; 3]) -> bool {
     g > 120 && g as i32 - r as i32 > 50 && g as i32 - b as i32 > 40
+}
+
+/// The pixel test for the colour of the body the task moves to the goal (its first
+/// target's), by the colour's strongest channel, with that body's name.
+fn target_colour(scene: &Scene) -> (String, fn([u8; 3]) -> bool) {
+    let name = &scene.task.targets[0].body;
+    let body = scene.bodies.iter().find(|b| &b.name == name).unwrap();
+    let [r, g, b] = body.material.color;
+    let test: fn([u8; 3]) -> bool = if r > g.max(b) {
+        reddish
+    } else if g > r.max(b) {
+        greenish
+    } else if b > r.max(g) {
+        bluish
+    } else {
+        panic!("{}: {name} has no strongest colour channel", scene.name)
+    };
+    (name.clone(), test)
 }
 
 #[test]
@@ -139,17 +174,14 @@ fn frames_show_the_objects_and_change_with_actions() {
 
 #[test]
 fn every_task_renders_at_the_requested_resolution() {
-    for (task, colour) in [
-        ("reach", reddish as fn([u8; 3]) -> bool),
-        ("two_rooms", reddish),
-        ("push", greenish),
-        ("reacher", reddish),
-    ] {
+    for task in shipped_scenes() {
+        let scene = scene(&task);
+        let (target, colour) = target_colour(&scene);
         let options = RenderOptions {
             camera: None,
             resolution: Some((96, 80)),
         };
-        let mut env = VecEnv::with_rendering(scene(task), 2, options).unwrap();
+        let mut env = VecEnv::with_rendering(scene, 2, options).unwrap();
         let observations = env.reset(&[1, 2]).unwrap();
         for (observation, _) in &observations {
             let frame = observation.frame.as_ref().unwrap();
@@ -159,7 +191,7 @@ fn every_task_renders_at_the_requested_resolution() {
             );
             assert!(
                 centroid(frame, colour).is_some(),
-                "{task}: the agent is visible"
+                "{task}: the {target} is visible"
             );
         }
         assert_ne!(

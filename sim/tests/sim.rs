@@ -15,7 +15,19 @@ fn scene(name: &str) -> Scene {
     Scene::load(scenes_dir().join(format!("{name}.scene.ron"))).expect("shipped scenes load")
 }
 
-const TASKS: [&str; 4] = ["reach", "two_rooms", "push", "reacher"];
+/// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
+fn shipped_scenes() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(scenes_dir())
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".scene.ron").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no scenes in {}", scenes_dir().display());
+    names
+}
 
 /// Positions `[x, y, z]` of every dynamic body in a state vector.
 fn positions(observation: &Observation) -> Vec<[f32; 3]> {
@@ -51,38 +63,30 @@ fn trajectory(scene: &Scene, seed: u64, actions: &[Action]) -> Vec<Vec<f32>> {
 
 #[test]
 fn every_shipped_scene_parses_builds_and_steps() {
-    let mut found = 0;
-    for entry in std::fs::read_dir(scenes_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if !path.to_string_lossy().ends_with(".scene.ron") {
-            continue;
-        }
-        found += 1;
-        let scene = Scene::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    for name in shipped_scenes() {
+        let scene = Scene::load(scenes_dir().join(format!("{name}.scene.ron")))
+            .unwrap_or_else(|e| panic!("{e}"));
         let mut env = VecEnv::new(scene, 2).unwrap();
         env.reset(&[1, 2]).unwrap();
         let space = env.action_space();
         let actions = vec![Action(space.low.clone()), Action(space.high.clone())];
         for _ in 0..10 {
             let steps = env.step(&actions).unwrap();
-            assert!(steps.iter().all(|s| s.reward.is_finite()));
+            assert!(steps.iter().all(|s| s.reward.is_finite()), "{name}");
             assert!(
                 steps
                     .iter()
-                    .all(|s| s.observation.state.iter().all(|v| v.is_finite()))
+                    .all(|s| s.observation.state.iter().all(|v| v.is_finite())),
+                "{name}"
             );
         }
     }
-    assert!(
-        found >= TASKS.len(),
-        "expected the four task scenes, found {found}"
-    );
 }
 
 #[test]
 fn same_seed_and_actions_give_bit_identical_states_over_500_steps() {
-    for task in TASKS {
-        let scene = scene(task);
+    for task in shipped_scenes() {
+        let scene = scene(&task);
         let probe = Env::new(scene.clone()).unwrap();
         let actions = random_actions(&probe, 7, 500);
         let first = trajectory(&scene, 3, &actions);
@@ -97,8 +101,8 @@ fn same_seed_and_actions_give_bit_identical_states_over_500_steps() {
 
 #[test]
 fn different_seeds_give_different_starts_and_goals() {
-    for task in TASKS {
-        let mut env = Env::new(scene(task)).unwrap();
+    for task in shipped_scenes() {
+        let mut env = Env::new(scene(&task)).unwrap();
         let (a, _) = env.reset(1).unwrap();
         let goal_a = env.goal().unwrap().clone();
         let (b, _) = env.reset(2).unwrap();
@@ -113,8 +117,8 @@ fn different_seeds_give_different_starts_and_goals() {
 
 #[test]
 fn vec_env_worlds_match_single_envs_with_the_same_seed() {
-    for task in ["reach", "push", "reacher"] {
-        let scene = scene(task);
+    for task in shipped_scenes() {
+        let scene = scene(&task);
         let seeds = [11_u64, 12, 13, 14];
         let mut vec_env = VecEnv::new(scene.clone(), seeds.len()).unwrap();
         let first = vec_env.reset(&seeds).unwrap();
@@ -241,8 +245,8 @@ fn arm_joints_respect_their_limits() {
 
 #[test]
 fn no_body_leaves_the_arena_under_random_actions() {
-    for task in TASKS {
-        let scene = scene(task);
+    for task in shipped_scenes() {
+        let scene = scene(&task);
         let reach = scene.arena.half_extent;
         let mut env = VecEnv::new(scene, 4).unwrap();
         env.reset(&[1, 2, 3, 4]).unwrap();
@@ -310,8 +314,8 @@ fn reach_is_solved_by_a_privileged_controller() {
 
 #[test]
 fn trajectory_offset_goals_are_reached_by_replaying_the_scripted_actions() {
-    for name in TASKS {
-        let scene = scene(name);
+    for name in shipped_scenes() {
+        let scene = scene(&name);
         let mut env = VecEnv::new(scene.clone(), 1).unwrap();
         for seed in 0..8 {
             let (episode, actions) = offset_episode(&mut env, seed, 25).unwrap();
@@ -690,8 +694,8 @@ fn states_under(env: &mut VecEnv, actions: &[Action]) -> Vec<Vec<f32>> {
 
 #[test]
 fn a_restored_state_continues_as_the_world_it_came_from() {
-    for task in ["reach", "push", "reacher"] {
-        let scene = scene(task);
+    for task in shipped_scenes() {
+        let scene = scene(&task);
         let mut source = VecEnv::new(scene.clone(), 1).unwrap();
         source.set_auto_reset(false);
         source.set_endless(true);

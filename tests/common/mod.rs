@@ -52,6 +52,21 @@ pub fn run_failing(args: &[&str]) -> String {
     text
 }
 
+/// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
+pub fn scene_names() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".scene.ron").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no scenes in {}", dir.display());
+    names
+}
+
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("prefrontal-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -8,7 +8,22 @@ use bevy_egui::input::EguiWantsInput;
 
 use crate::driver::Request;
 use crate::stage::StageScene;
-use crate::state::{PlannerKind, ViewState};
+use prefrontal_agent::PlannerKind;
+
+use crate::state::ViewState;
+
+/// The keys that switch planners: the n-th key to the n-th planner of the agent's registry.
+pub const PLANNER_KEYS: [KeyCode; 9] = [
+    KeyCode::Digit1,
+    KeyCode::Digit2,
+    KeyCode::Digit3,
+    KeyCode::Digit4,
+    KeyCode::Digit5,
+    KeyCode::Digit6,
+    KeyCode::Digit7,
+    KeyCode::Digit8,
+    KeyCode::Digit9,
+];
 
 /// Requests made since the driver last ran.
 #[derive(Resource, Debug, Default)]
@@ -131,6 +146,10 @@ pub fn keyboard(
 ) {
     // Keys typed into the HUD drive nothing; the action is then the middle of the bounds.
     let listening = !egui.wants_any_keyboard_input();
+    let planner_bindings = PLANNER_KEYS
+        .into_iter()
+        .zip(PlannerKind::ALL)
+        .map(|(key, kind)| (key, Request::Planner(kind)));
     let bindings = [
         (KeyCode::Space, Request::TogglePause),
         (KeyCode::Period, Request::Step),
@@ -141,11 +160,8 @@ pub fn keyboard(
         (KeyCode::NumpadAdd, Request::Speed(2.0)),
         (KeyCode::Minus, Request::Speed(0.5)),
         (KeyCode::NumpadSubtract, Request::Speed(0.5)),
-        (KeyCode::Digit1, Request::Planner(PlannerKind::Cem)),
-        (KeyCode::Digit2, Request::Planner(PlannerKind::Mppi)),
-        (KeyCode::Digit3, Request::Planner(PlannerKind::Gradient)),
     ];
-    for (key, request) in bindings {
+    for (key, request) in bindings.into_iter().chain(planner_bindings) {
         if listening && keys.just_pressed(key) {
             requests.0.push(request);
         }

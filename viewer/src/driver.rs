@@ -9,20 +9,19 @@ use std::time::{Duration, Instant};
 
 use bevy::math::{Vec2, Vec3};
 use burn::tensor::backend::AutodiffBackend;
-use prefrontal_agent::config::{CemConfig, GradientConfig, MppiConfig};
 use prefrontal_agent::eval::Protocol;
 use prefrontal_agent::{
     AgentConfig, AgentMode, AgentPlugin, Agents, Bounds, LatentModel, PlanRecord, Planner,
-    PlannerConfig, build_planner,
+    PlannerKind, build_planner,
 };
 use prefrontal_sim::kinematics::Configuration;
 use prefrontal_sim::observation::STATE_PER_BODY;
 use prefrontal_sim::policy::offset_episode;
-use prefrontal_sim::{Action, Episode, Goal, RenderOptions, Scene, VecEnv};
+use prefrontal_sim::{Action, Goal, RenderOptions, Scene, StartGoal, VecEnv};
 use prefrontal_worldmodel::LinearProbe;
 
 use crate::ViewerError;
-use crate::state::{Pilot, PlannerKind, ViewState};
+use crate::state::{Pilot, ViewState};
 
 /// The agent a viewer runs: a model, its planner settings, the probe that decodes its
 /// latents to positions (when the checkpoint has one) and how its goals are chosen.
@@ -146,7 +145,7 @@ impl<B: AutodiffBackend> Driver<B> {
         } else {
             Pilot::Manual
         };
-        state.planner = agent.as_ref().map(|a| PlannerKind::of(&a.config.planner));
+        state.planner = agent.as_ref().map(|a| a.config.planner.kind());
         state.protocol = protocol.describe(&scene);
         if let Some(setup) = &agent
             && setup.probe.is_none()
@@ -206,7 +205,7 @@ impl<B: AutodiffBackend> Driver<B> {
     }
 
     /// Puts the world into `episode` and starts the agent toward its goal.
-    fn begin(&mut self, episode: Episode, state: &mut ViewState) -> Result<(), ViewerError> {
+    fn begin(&mut self, episode: StartGoal, state: &mut ViewState) -> Result<(), ViewerError> {
         self.env.reset_to(0, episode)?;
         let goal_observation = self.env.goal_observations()?.remove(0);
         state.goal_frame = goal_observation.frame.clone();
@@ -265,7 +264,7 @@ impl<B: AutodiffBackend> Driver<B> {
                 .map_err(prefrontal_sim::SimError::from)?;
                 let start = self.env.configuration(0)?;
                 self.begin(
-                    Episode {
+                    StartGoal {
                         seed: self.seed,
                         start,
                         goal: sampled.goal,
@@ -277,7 +276,7 @@ impl<B: AutodiffBackend> Driver<B> {
                 Ok(goal) => {
                     let start = self.env.configuration(0)?;
                     let seed = self.seed;
-                    self.begin(Episode { seed, start, goal }, state)?;
+                    self.begin(StartGoal { seed, start, goal }, state)?;
                 }
                 Err(message) => state.note = Some(message),
             },
@@ -360,12 +359,7 @@ impl<B: AutodiffBackend> Driver<B> {
             return;
         };
         let horizon = setup.config.planner.horizon();
-        setup.config.planner = match kind {
-            PlannerKind::Cem => PlannerConfig::Cem(CemConfig::default()),
-            PlannerKind::Mppi => PlannerConfig::Mppi(MppiConfig::default()),
-            PlannerKind::Gradient => PlannerConfig::Gradient(GradientConfig::default()),
-        }
-        .with_horizon(horizon);
+        setup.config.planner = kind.default_config().with_horizon(horizon);
         let planner = setup.planner(self.env.scene(), self.seed);
         self.with_agents(|agents| agents.set_planner(0, planner));
         state.planner = Some(kind);

@@ -6,6 +6,7 @@ use bevy::image::ImageSampler;
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use bevy_egui::{EguiContexts, EguiTextureHandle, egui};
+use prefrontal_agent::PlannerKind;
 use prefrontal_sim::Frame;
 
 use crate::state::{Pilot, ViewState};
@@ -16,9 +17,19 @@ pub const INSET_SIDE: f32 = 160.0;
 pub const MARGIN: f32 = 8.0;
 
 /// The one-line help at the bottom of the window.
-pub const HELP: &str = "Space pause · . step · R reset · G new goal · click floor: place goal · \
-Tab agent/keyboard · WASD/arrows drive · +/- speed · 1 CEM 2 MPPI 3 gradient · \
-drag orbit · right-drag pan · wheel zoom";
+pub fn help_line() -> String {
+    let planners: Vec<String> = PlannerKind::ALL
+        .iter()
+        .enumerate()
+        .map(|(index, kind)| format!("{} {}", index + 1, kind.label()))
+        .collect();
+    format!(
+        "Space pause · . step · R reset · G new goal · click floor: place goal · \
+Tab agent/keyboard · WASD/arrows drive · +/- speed · {} · \
+drag orbit · right-drag pan · wheel zoom",
+        planners.join(" ")
+    )
+}
 
 /// The insets' images and the frame version they show.
 #[derive(Resource, Debug, Default)]
@@ -134,7 +145,7 @@ pub fn draw_hud(mut contexts: EguiContexts, state: Res<ViewState>, insets: Res<I
             egui::Frame::NONE
                 .fill(egui::Color32::from_black_alpha(200))
                 .inner_margin(4.0)
-                .show(ui, |ui| ui.label(HELP));
+                .show(ui, |ui| ui.label(help_line()));
         });
     Ok(())
 }
@@ -159,7 +170,7 @@ fn status(ui: &mut egui::Ui, state: &ViewState) {
         state.distance
     ));
     let pilot = match (state.pilot, state.planner) {
-        (Pilot::Agent, Some(planner)) => format!("agent ({})", planner.name()),
+        (Pilot::Agent, Some(planner)) => format!("agent ({})", planner.label()),
         _ => "keyboard".to_owned(),
     };
     let clock = if state.paused { "paused" } else { "running" };

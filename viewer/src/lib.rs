@@ -23,13 +23,16 @@ use bevy::window::{ExitCondition, PresentMode, WindowResolution};
 use bevy::winit::WinitSettings;
 use bevy_egui::{EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
 use burn::tensor::backend::AutodiffBackend;
+use prefrontal_agent::{JepaModel, LatentModel};
+use prefrontal_runtime::{AgentSource, BackendTask, Device, on_device};
 use prefrontal_sim::{RenderOptions, Scene};
+use prefrontal_worldmodel::LinearProbe;
 
 pub use capture::CaptureOptions;
 pub use driver::{AgentSetup, Request};
-pub use hud::{HELP, INSET_SIDE, MARGIN};
+pub use hud::{INSET_SIDE, MARGIN, help_line};
 pub use stage::{GOAL_COLOR, IMAGINED_COLOR, SIMULATED_COLOR};
-pub use state::{Pilot, PlannerKind};
+pub use state::Pilot;
 
 use crate::capture::Capture;
 use crate::controls::{OrbitCamera, PressedAt, Requests};
@@ -47,6 +50,12 @@ pub enum ViewerError {
     /// The agent failed.
     #[error(transparent)]
     Agent(#[from] prefrontal_agent::AgentError),
+    /// The agent's world model or probe cannot be loaded.
+    #[error(transparent)]
+    WorldModel(#[from] prefrontal_worldmodel::WorldModelError),
+    /// This build lacks the device's backend.
+    #[error(transparent)]
+    Backend(#[from] prefrontal_runtime::UnavailableBackend),
     /// The viewer stopped with an error (shown in its log).
     #[error("the viewer stopped: {0}")]
     Stopped(String),
@@ -112,6 +121,70 @@ impl std::fmt::Display for ViewerSummary {
 pub(crate) struct Outcome {
     summary: Arc<Mutex<ViewerSummary>>,
     pub(crate) failure: Arc<Mutex<Option<String>>>,
+}
+
+/// What to show: a scene alone, or an agent acting in it.
+#[derive(Debug, Clone)]
+pub struct ViewRequest {
+    /// The scene.
+    pub scene: Scene,
+    /// The agent, when one acts.
+    pub agent: Option<AgentSource>,
+    /// Seed of the first episode; each next episode uses the next seed.
+    pub seed: u64,
+    /// Window size in pixels.
+    pub size: (u32, u32),
+    /// Unattended runs: screenshot, GIF, frame count.
+    pub capture: CaptureOptions,
+    /// Where the agent's model runs.
+    pub device: Device,
+}
+
+/// Opens the window on `request`'s scene (and agent, rendering what its model sees at the
+/// checkpoint's frame size and camera) and runs until it is closed.
+pub fn open(request: ViewRequest) -> Result<ViewerSummary, ViewerError> {
+    struct Open(ViewRequest);
+    impl BackendTask for Open {
+        type Output = Result<ViewerSummary, ViewerError>;
+        fn run<B: AutodiffBackend>(self, device: &B::Device) -> Self::Output {
+            let request = self.0;
+            let render = match &request.agent {
+                Some(source) => {
+                    let spec = &source.checkpoint.state.spec;
+                    RenderOptions {
+                        camera: source.camera.clone(),
+                        resolution: Some((spec.width as u32, spec.height as u32)),
+                    }
+                }
+                None => RenderOptions::default(),
+            };
+            let options = ViewerOptions {
+                scene: request.scene,
+                render,
+                seed: request.seed,
+                size: request.size,
+                checkpoint: request.agent.as_ref().map(|a| a.checkpoint.dir.clone()),
+                capture: request.capture,
+            };
+            let setup = match request.agent {
+                Some(source) => {
+                    let model = JepaModel::<B>::load_differentiable(&source.checkpoint, device)?;
+                    model.check_scene(&options.scene, options.render.camera.as_deref())?;
+                    let model: Arc<dyn LatentModel<B>> = Arc::new(model);
+                    Some(AgentSetup {
+                        model,
+                        config: source.config,
+                        probe: LinearProbe::load(&source.checkpoint.dir)?,
+                        protocol: source.protocol,
+                    })
+                }
+                None => None,
+            };
+            run::<B>(options, setup)
+        }
+    }
+    let device = request.device;
+    on_device(device, Open(request))?
 }
 
 /// Opens the window and runs until it is closed (or the capture is done).

@@ -4,7 +4,7 @@
 use bevy::math::Vec3;
 use bevy::prelude::Resource;
 use bevy::transform::components::Transform;
-use prefrontal_agent::PlannerConfig;
+use prefrontal_agent::PlannerKind;
 use prefrontal_sim::Frame;
 
 /// Who chooses the actions.
@@ -15,37 +15,6 @@ pub enum Pilot {
     Agent,
     /// The keyboard.
     Manual,
-}
-
-/// The planners one key each switches to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlannerKind {
-    /// Cross-entropy method.
-    Cem,
-    /// MPPI.
-    Mppi,
-    /// Adam through the predictor.
-    Gradient,
-}
-
-impl PlannerKind {
-    /// The kind of a configured planner.
-    pub fn of(config: &PlannerConfig) -> Self {
-        match config {
-            PlannerConfig::Cem(_) => PlannerKind::Cem,
-            PlannerConfig::Mppi(_) => PlannerKind::Mppi,
-            PlannerConfig::Gradient(_) => PlannerKind::Gradient,
-        }
-    }
-
-    /// Its name on screen.
-    pub fn name(self) -> &'static str {
-        match self {
-            PlannerKind::Cem => "CEM",
-            PlannerKind::Mppi => "MPPI",
-            PlannerKind::Gradient => "gradient",
-        }
-    }
 }
 
 /// Everything on screen that comes from the simulation and the agent.

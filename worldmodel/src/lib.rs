@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod model;
 pub mod objective;
 pub mod train;
+pub mod trainer;
 
 use std::path::PathBuf;
 
@@ -27,6 +28,7 @@ pub use metrics::LinearProbe;
 pub use model::WorldModel;
 pub use prefrontal_ronfile::{ConfigError, RonConfig};
 pub use train::{Learner, TrainEvent, TrainOptions, TrainSummary, train};
+pub use trainer::Trainer;
 
 /// Why a world-model operation failed; every variant names the file or folder concerned.
 #[derive(Debug, thiserror::Error)]

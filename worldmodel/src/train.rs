@@ -1,27 +1,26 @@
-//! The training loop: AdamW with warm-up and cosine decay, seeded data order, periodic
-//! validation and probes, TensorBoard scalars, checkpoints and exact resume.
+//! Training: AdamW with warm-up and cosine decay, the [`Learner`] that takes one step at a
+//! time, and [`train`], which runs a [`Trainer`] (seeded data order, periodic validation and
+//! probes, TensorBoard scalars, checkpoints and exact resume).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
 
 use burn::grad_clipping::GradientClippingConfig;
-use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use prefrontal_board::Board;
-use std::collections::HashMap;
 
 use crate::WorldModelError;
-use crate::checkpoint::{self, CHECKPOINT_VERSION, Checkpoint, TrainingState};
+use crate::checkpoint;
 use crate::config::{AntiCollapse, WorldModelConfig};
-use crate::data::{Batch, EpisodeSet, EpisodeStep, WindowSampler};
-use crate::evaluate::{EvalReport, evaluate};
+use crate::data::{Batch, EpisodeStep};
+use crate::evaluate::EvalReport;
 use crate::model::WorldModel;
 use crate::objective::{distance, random_directions, sigreg, vicreg};
-use prefrontal_ronfile::RonConfig;
+use crate::trainer::Trainer;
 
 /// What `train` is asked to do.
 #[derive(Debug, Clone)]
@@ -363,217 +362,5 @@ pub fn train<B: AutodiffBackend>(
     device: &B::Device,
     observe: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainSummary, WorldModelError> {
-    let out = &options.out;
-    let resume_from = if options.resume {
-        Some(Checkpoint::open(out)?)
-    } else {
-        if let Some((_, dir)) = checkpoint::list(out)?.pop() {
-            return Err(WorldModelError::RunExists {
-                out: out.clone(),
-                checkpoint: dir,
-            });
-        }
-        None
-    };
-    let mut config = match (&resume_from, &options.config) {
-        (Some(checkpoint), Some(given)) => {
-            let mut given = given.clone();
-            given.training.steps = checkpoint.config.training.steps;
-            if given != checkpoint.config {
-                return Err(WorldModelError::ConfigMismatch {
-                    checkpoint: checkpoint.dir.clone(),
-                });
-            }
-            checkpoint.config.clone()
-        }
-        (Some(checkpoint), None) => checkpoint.config.clone(),
-        (None, Some(given)) => given.clone(),
-        (None, None) => return Err(WorldModelError::NoConfig),
-    };
-    if let Some(steps) = options.steps {
-        config.training.steps = steps;
-    }
-    let total = config.training.steps;
-    let t = config.training.clone();
-    let data = match &resume_from {
-        Some(checkpoint) => {
-            let (data, note) = checkpoint.load_data(&options.data)?;
-            if let Some(note) = note {
-                observe(&TrainEvent::Notice(note));
-            }
-            data
-        }
-        None => EpisodeSet::load(&options.data, t.validation_fraction, t.seed)?,
-    };
-    let frames = config.window_frames();
-    let frameskip = config.model.frameskip;
-    let train_windows = data.windows(data.train_episodes(), frames, frameskip);
-    let validation_windows = data.windows(data.validation_episodes(), frames, frameskip);
-    if train_windows.is_empty() || validation_windows.is_empty() {
-        return Err(WorldModelError::Data {
-            path: options.data.clone(),
-            message: format!(
-                "episodes are too short: a training window spans {} simulator steps (history {} + rollout {}, frameskip {})",
-                (frames - 1) * frameskip,
-                config.model.history,
-                config.objective.rollout_steps,
-                frameskip
-            ),
-        });
-    }
-    std::fs::create_dir_all(out).map_err(|source| WorldModelError::Io {
-        path: out.clone(),
-        source,
-    })?;
-    let config_path = out.join("config.ron");
-    std::fs::write(&config_path, config.to_ron()).map_err(|source| WorldModelError::Io {
-        path: config_path,
-        source,
-    })?;
-    let mut learner = Learner::<B>::new(&config, data.spec(), device);
-    let (mut step, mut elapsed) = (0, 0.0);
-    if let Some(checkpoint) = &resume_from {
-        learner = learner.load(&checkpoint.dir, device)?;
-        step = checkpoint.state.step;
-        elapsed = checkpoint.state.elapsed_s;
-    }
-    observe(&TrainEvent::Started {
-        step,
-        total,
-        train_windows: train_windows.len(),
-        validation_windows: validation_windows.len(),
-    });
-    let mut board = Board::create(out)?;
-    if step > 0 {
-        board.restart(step)?;
-    }
-    let mut sampler = WindowSampler::new(train_windows, t.seed);
-    let mut history = Vec::new();
-    let started = Instant::now();
-    let session_start = step;
-    let mut last_checkpoint: Option<(u64, PathBuf)> = None;
-    let mut stopped_early = false;
-    let save = |learner: &Learner<B>, step: u64, elapsed: f64| {
-        let state = TrainingState {
-            format_version: CHECKPOINT_VERSION,
-            step,
-            spec: data.spec().clone(),
-            elapsed_s: elapsed,
-            data: Some(data.fingerprint().clone()),
-        };
-        checkpoint::write(out, &config, &state, |dir| learner.save(dir))
-    };
-    while step < total {
-        let interrupted = options
-            .interrupt
-            .as_ref()
-            .is_some_and(|flag| flag.load(Ordering::SeqCst));
-        if interrupted || options.stop_after.is_some_and(|stop| step >= stop) {
-            stopped_early = true;
-            break;
-        }
-        let lr = learning_rate(&config, step);
-        let starts = sampler.batch(step, t.batch_size);
-        let batch = data.batch::<B>(&starts, frames, frameskip, device);
-        let losses = learner.step(&batch, step, lr)?;
-        step += 1;
-        let seconds = started.elapsed().as_secs_f64();
-        let samples_per_s =
-            ((step - session_start) * t.batch_size as u64) as f64 / seconds.max(1e-9);
-        history.push((step, losses, starts));
-        observe(&TrainEvent::Step {
-            step,
-            losses,
-            learning_rate: lr,
-            samples_per_s,
-        });
-        if step % t.log_every == 0 || step == total {
-            log_step(
-                &mut board,
-                &config,
-                &losses,
-                lr,
-                samples_per_s * frames as f64,
-                samples_per_s,
-                step,
-            )?;
-        }
-        if step % t.eval_every == 0 && step < total {
-            let report = evaluate(&learner.model.valid(), &data, &config, step, device);
-            log_evaluation(&mut board, &report)?;
-            observe(&TrainEvent::Evaluated(Box::new(report)));
-        }
-        if step % t.checkpoint_every == 0 && step < total {
-            let dir = save(&learner, step, elapsed + started.elapsed().as_secs_f64())?;
-            observe(&TrainEvent::Checkpointed(dir.clone()));
-            last_checkpoint = Some((step, dir));
-        }
-    }
-    // The last checkpoint lands before anything else can fail (a TensorBoard write).
-    let checkpoint = match last_checkpoint {
-        Some((saved, dir)) if saved == step => dir,
-        _ => {
-            let dir = save(&learner, step, elapsed + started.elapsed().as_secs_f64())?;
-            observe(&TrainEvent::Checkpointed(dir.clone()));
-            dir
-        }
-    };
-    let evaluation = evaluate(&learner.model.valid(), &data, &config, step, device);
-    log_evaluation(&mut board, &evaluation)?;
-    observe(&TrainEvent::Evaluated(Box::new(evaluation.clone())));
-    board.flush()?;
-    Ok(TrainSummary {
-        step,
-        history,
-        evaluation,
-        checkpoint,
-        stopped_early,
-    })
-}
-
-/// One step's training scalars.
-fn log_step(
-    board: &mut Board,
-    config: &WorldModelConfig,
-    losses: &StepLosses,
-    lr: f64,
-    frames_per_s: f64,
-    samples_per_s: f64,
-    step: u64,
-) -> Result<(), WorldModelError> {
-    let mut scalars = vec![
-        ("train/loss", losses.total),
-        ("train/loss_pred", losses.prediction),
-        ("train/loss_no_change", losses.no_change),
-        ("train/loss_rollout", losses.rollout),
-    ];
-    match config.objective.anti_collapse {
-        AntiCollapse::Sigreg { .. } => scalars.push(("train/sigreg", losses.sigreg)),
-        AntiCollapse::Vicreg { .. } => {
-            scalars.push(("train/vicreg_variance", losses.variance));
-            scalars.push(("train/vicreg_covariance", losses.covariance));
-        }
-        AntiCollapse::Ema { .. } | AntiCollapse::None => {}
-    }
-    for (tag, value) in scalars {
-        board.scalar(tag, f64::from(value), step)?;
-    }
-    board.scalar("train/lr", lr, step)?;
-    board.scalar("perf/samples_per_s", samples_per_s, step)?;
-    board.scalar("perf/frames_per_s", frames_per_s, step)?;
-    Ok(())
-}
-
-fn log_evaluation(board: &mut Board, report: &EvalReport) -> Result<(), WorldModelError> {
-    let s = report.step;
-    board.scalar("val/loss_pred", report.loss_pred, s)?;
-    board.scalar("val/loss_no_change", report.loss_no_change, s)?;
-    for (horizon, error) in &report.rollout_error {
-        board.scalar(&format!("val/rollout_error_h{horizon}"), *error, s)?;
-    }
-    board.scalar("repr/latent_std", report.latent_std, s)?;
-    board.scalar("repr/effective_rank", report.effective_rank, s)?;
-    board.scalar("repr/probe_r2", report.probe.mean(), s)?;
-    board.flush()?;
-    Ok(())
+    Trainer::<B>::new(options, device, observe)?.run(observe)
 }

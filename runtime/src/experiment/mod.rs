@@ -1,8 +1,8 @@
-//! Prefrontal's experiments: one RON file describes a reproducible run — the scene, the
-//! data, the world model and its training, the agent, the evaluation protocol and the seeds
-//! that repeat it. This crate reads such files (configs by path or inline, `--set`
-//! overrides), fingerprints each stage's inputs so that finished stages are skipped, and
-//! writes and compares what runs found. The CLI's `prefrontal run` executes the stages.
+//! Experiment files: one RON file describes a reproducible run — the scene, the data, the
+//! world model and its training, the agent, the evaluation protocol and the seeds that
+//! repeat it. This module reads such files (configs by path or inline, `--set` overrides),
+//! fingerprints each stage's inputs so that finished stages are skipped, and writes and
+//! compares what runs found; [`crate::runner`] executes the stages.
 
 pub mod overrides;
 pub mod report;
@@ -11,7 +11,7 @@ pub mod stages;
 
 use std::path::{Path, PathBuf};
 
-pub use report::{DataFacts, ProbeFacts, Protocol, RunSummary, compare, hparams};
+pub use report::{DataFacts, ProbeFacts, ProtocolFacts, RunSummary, compare, hparams};
 pub use spec::{
     DataConfig, EvaluationConfig, Experiment, ExperimentFile, Exploration, Seeded, Source, Spec,
     TrainingStage,

@@ -8,7 +8,7 @@ use prefrontal_board::HParam;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::spec::Experiment;
+use crate::experiment::spec::Experiment;
 
 /// The final checkpoint on validation episodes (`probe.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ pub struct DataFacts {
 
 /// The evaluation protocol a success rate belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Protocol {
+pub struct ProtocolFacts {
     /// Start/goal pairs, the same for every contender.
     pub episodes: usize,
     /// The seed their sequence was drawn from (offset for the run seed).
@@ -69,7 +69,7 @@ pub struct RunSummary {
     /// The scene's name.
     pub scene: String,
     /// The evaluation protocol.
-    pub protocol: Protocol,
+    pub protocol: ProtocolFacts,
     /// The agent's contender name (`cem`, `mppi`, `gd`).
     pub agent: String,
     /// The agent first, then the baselines.

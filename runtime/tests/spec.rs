@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use prefrontal_board::HParam;
-use prefrontal_experiment::{Experiment, ExperimentError, Exploration, Fingerprints, Stage};
+use prefrontal_runtime::experiment::{
+    Experiment, ExperimentError, Exploration, Fingerprints, Stage,
+};
 use prefrontal_sim::policy::PolicyKind;
 
 /// Writes an experiment beside the repository's configs and loads it.
@@ -84,7 +86,10 @@ fn overrides_set_existing_fields_and_name_missing_ones() {
     .unwrap();
     assert_eq!(experiment.world_model.model.latent_dim, 64);
     assert_eq!(experiment.world_model.training.steps, 9);
-    assert_eq!(experiment.data.policy, Exploration::Scripted);
+    assert_eq!(
+        experiment.data.policy,
+        Exploration::Only(PolicyKind::Scripted)
+    );
     assert_eq!(experiment.evaluation.max_distance, Some(0.5));
     let missing = load(BY_PATH, &["evaluation.episodez=3"])
         .unwrap_err()
@@ -133,7 +138,10 @@ fn a_mix_splits_episodes_by_weight_and_keeps_the_total() {
         "{:?}",
         mix.split(4)
     );
-    assert_eq!(Exploration::Smooth.split(7), [(PolicyKind::Smooth, 7)]);
+    assert_eq!(
+        Exploration::Only(PolicyKind::Smooth).split(7),
+        [(PolicyKind::Smooth, 7)]
+    );
 }
 
 #[test]
@@ -191,7 +199,7 @@ fn a_changed_input_changes_its_stage_and_every_later_one() {
 #[test]
 fn hparams_flatten_every_field_with_readable_numbers() {
     let experiment = load(BY_PATH, &[]).unwrap();
-    let hparams = prefrontal_experiment::hparams(&experiment, 3);
+    let hparams = prefrontal_runtime::experiment::hparams(&experiment, 3);
     let get = |name: &str| {
         hparams
             .iter()
@@ -261,6 +269,31 @@ fn the_evaluation_protocol_is_read_and_checked() {
     let error = load(&zero, &[]).unwrap_err().to_string();
     assert!(
         error.contains("evaluation.protocol") && error.contains("offset must be at least 1"),
+        "{error}"
+    );
+}
+
+#[test]
+fn exploration_is_written_as_the_policy_or_a_mix_in_ron_and_json() {
+    for kind in PolicyKind::ALL {
+        let only = Exploration::Only(kind);
+        let ron = ron::to_string(&only).unwrap();
+        assert!(!ron.contains("Only"), "{ron}");
+        assert_eq!(ron::from_str::<Exploration>(&ron).unwrap(), only);
+        let json = serde_json::to_string(&only).unwrap();
+        assert_eq!(serde_json::from_str::<Exploration>(&json).unwrap(), only);
+    }
+    let mix = Exploration::Mix(vec![(PolicyKind::Smooth, 2.0), (PolicyKind::Random, 1.0)]);
+    let ron = ron::to_string(&mix).unwrap();
+    assert_eq!(ron, "Mix([(Smooth,2.0),(Random,1.0)])");
+    assert_eq!(ron::from_str::<Exploration>(&ron).unwrap(), mix);
+    let json = serde_json::to_string(&mix).unwrap();
+    assert_eq!(serde_json::from_str::<Exploration>(&json).unwrap(), mix);
+    let error = ron::from_str::<Exploration>("Wander")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("Wander") && error.contains("Smooth"),
         "{error}"
     );
 }

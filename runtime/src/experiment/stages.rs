@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ExperimentError;
-use crate::spec::Experiment;
+use crate::experiment::ExperimentError;
+use crate::experiment::spec::Experiment;
 
 /// The stages of a run, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -283,6 +283,6 @@ impl StageLog {
 
     fn save(&self) -> Result<(), ExperimentError> {
         let text = serde_json::to_string_pretty(&self.records).expect("records serialise");
-        crate::write_atomically(&self.path, text.as_bytes())
+        crate::experiment::write_atomically(&self.path, text.as_bytes())
     }
 }

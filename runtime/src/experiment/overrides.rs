@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::ExperimentError;
-use crate::spec::Experiment;
+use crate::experiment::ExperimentError;
+use crate::experiment::spec::Experiment;
 
 /// Applies `assignments` in order; errors name `file`, the experiment file.
 pub fn apply(

@@ -13,7 +13,7 @@ use prefrontal_worldmodel::{DeviceKind, WorldModelConfig};
 use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::ExperimentError;
+use crate::experiment::ExperimentError;
 
 /// Collection and evaluation seeds of run seed `s` are offset by `s` times this.
 pub const SEED_STRIDE: u64 = 1_000_000;
@@ -127,7 +127,7 @@ impl Default for DataConfig {
             dataset: None,
             episodes: 64,
             steps: 100,
-            policy: Exploration::Smooth,
+            policy: Exploration::Only(PolicyKind::Smooth),
             envs: 16,
             seed: 0,
             size: None,
@@ -136,17 +136,82 @@ impl Default for DataConfig {
     }
 }
 
-/// Which actions the data collection takes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Which actions the data collection takes: one policy of the registry
+/// ([`PolicyKind`], written by its name: `Smooth`), or several (`Mix([(Smooth, 2.0),
+/// (Random, 1.0)])`).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Exploration {
-    /// Independent uniform actions.
-    Random,
-    /// Ornstein–Uhlenbeck exploration.
-    Smooth,
-    /// The privileged controller toward the goal, with a little noise.
-    Scripted,
+    /// One policy for every episode.
+    Only(PolicyKind),
     /// Several policies, each for a share of the episodes proportional to its weight.
     Mix(Vec<(PolicyKind, f64)>),
+}
+
+/// The name of [`Exploration::Mix`] in experiment files.
+const MIX: &str = "Mix";
+
+/// An enum variant's name, read as an identifier (RON writes variants bare, not quoted).
+struct VariantName(String);
+
+impl<'de> Deserialize<'de> for VariantName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl Visitor<'_> for NameVisitor {
+            type Value = VariantName;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a variant name")
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<VariantName, E> {
+                Ok(VariantName(name.to_owned()))
+            }
+        }
+        deserializer.deserialize_identifier(NameVisitor)
+    }
+}
+
+impl Serialize for Exploration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            // A lone policy is written as the policy's own variant name.
+            Exploration::Only(kind) => kind.serialize(serializer),
+            Exploration::Mix(mix) => serializer.serialize_newtype_variant(
+                "Exploration",
+                PolicyKind::ALL.len() as u32,
+                MIX,
+                mix,
+            ),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Exploration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ExplorationVisitor;
+        impl<'de> Visitor<'de> for ExplorationVisitor {
+            type Value = Exploration;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a policy (e.g. `Smooth`) or `Mix([(policy, weight), …])`")
+            }
+
+            fn visit_enum<E: de::EnumAccess<'de>>(self, data: E) -> Result<Exploration, E::Error> {
+                use de::VariantAccess;
+                let (VariantName(name), variant) = data.variant()?;
+                if name == MIX {
+                    return variant.newtype_variant().map(Exploration::Mix);
+                }
+                let kind =
+                    PolicyKind::deserialize(de::value::StrDeserializer::<E::Error>::new(&name))?;
+                variant.unit_variant()?;
+                Ok(Exploration::Only(kind))
+            }
+        }
+        // The variant names are the policies' and `Mix`; formats that read enums by name
+        // (RON, JSON) need no list, and the policy's own errors list the policies.
+        deserializer.deserialize_enum("Exploration", &[], ExplorationVisitor)
+    }
 }
 
 impl Exploration {
@@ -154,9 +219,7 @@ impl Exploration {
     /// that they add up to `episodes`.
     pub fn split(&self, episodes: usize) -> Vec<(PolicyKind, usize)> {
         let mix = match self {
-            Exploration::Random => return vec![(PolicyKind::Random, episodes)],
-            Exploration::Smooth => return vec![(PolicyKind::Smooth, episodes)],
-            Exploration::Scripted => return vec![(PolicyKind::Scripted, episodes)],
+            Exploration::Only(kind) => return vec![(*kind, episodes)],
             Exploration::Mix(mix) => mix,
         };
         let total: f64 = mix.iter().map(|(_, w)| w).sum();
@@ -276,7 +339,7 @@ impl Experiment {
             experiment.training.steps,
             experiment.world_model.training.steps,
         );
-        let mut experiment = crate::overrides::apply(experiment, assignments, file)?;
+        let mut experiment = crate::experiment::overrides::apply(experiment, assignments, file)?;
         // `training.steps` replaces the config's steps; a `--set` of either one wins, and
         // contradicting `--set`s of both are refused.
         if let Some(stage) = experiment.training.steps {
