@@ -1,9 +1,9 @@
 //! `prefrontal bench sim|render|train|plan`: throughput tables.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Distribution, Tensor, TensorData};
@@ -48,22 +48,6 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
             "{text} is not a measurement length: give seconds above 0 and at most 86400"
         ))
     }
-}
-
-/// Scene files in a folder, sorted by name.
-fn scene_files(folder: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
-        .with_context(|| format!("reading {}", folder.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.to_string_lossy().ends_with(".scene.ron"))
-        .collect();
-    files.sort();
-    anyhow::ensure!(
-        !files.is_empty(),
-        "no *.scene.ron files in {}",
-        folder.display()
-    );
-    Ok(files)
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,7 +123,7 @@ pub fn run_render_bench(args: &RenderBenchArgs) -> Result<()> {
 }
 
 pub fn run_sim_bench(args: &SimBenchArgs) -> Result<()> {
-    let files = scene_files(&args.scenes)?;
+    let files = Scene::files_in(&args.scenes)?;
     print_header("scene", "env-steps/s", &args.envs);
     for file in files {
         let scene = Scene::load(&file)?;

@@ -286,6 +286,33 @@ fn the_world_model_never_depends_on_bevy() {
 }
 
 #[test]
+fn only_the_runtime_turns_a_device_into_backend_types() {
+    // The front ends (the CLI, the viewer) go through `prefrontal_runtime::on_device`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for folder in ["src", "viewer/src"] {
+        for entry in std::fs::read_dir(root.join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            let code = std::fs::read_to_string(&path).unwrap();
+            for backend in [
+                "backend::Flex",
+                "backend::Cuda",
+                "backend::Wgpu",
+                "FlexDevice",
+            ] {
+                assert!(
+                    !code.contains(backend),
+                    "{} names {backend}: choose backends with prefrontal_runtime::on_device",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "the front ends' sources were not read");
+}
+
+#[test]
 fn the_dataset_format_depends_on_neither_bevy_nor_burn() {
     let graph = lock_graph();
     let deps = reachable(&graph, "prefrontal-dataset");
@@ -473,4 +500,42 @@ fn output_folders_that_cannot_be_written_are_one_line_errors_naming_them() {
         &inside("run"),
     ]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_cli_offers_every_registered_planner_policy_and_protocol() {
+    use prefrontal_agent::PlannerKind;
+    use prefrontal_agent::eval::ProtocolKind;
+    use prefrontal_sim::policy::PolicyKind;
+    let help = |args: &[&str]| text(&prefrontal(args).stdout);
+    let eval = help(&["eval", "--help"]);
+    for kind in PlannerKind::ALL {
+        assert!(eval.contains(&format!("{}: ", kind.name())), "{eval}");
+        assert!(eval.contains(kind.about()), "{eval}");
+    }
+    for kind in ProtocolKind::ALL {
+        assert!(eval.contains(&format!("{}: ", kind.name())), "{eval}");
+    }
+    for command in ["collect", "sim"] {
+        let usage = help(&[command, "--help"]);
+        for kind in PolicyKind::ALL {
+            assert!(usage.contains(&format!("{}: ", kind.name())), "{usage}");
+        }
+    }
+    // A name outside the registry is refused, listing the registry.
+    let out = prefrontal(&[
+        "eval",
+        "--planner",
+        "annealing",
+        "--checkpoint",
+        "x",
+        "--scene",
+        "y",
+        "--out",
+        "z",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    let names: Vec<&str> = PlannerKind::ALL.iter().map(|kind| kind.name()).collect();
+    assert!(stderr.contains(&names.join(", ")), "{stderr}");
 }

@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use prefrontal_board::Board;
 use prefrontal_sim::policy::{RandomPolicy, offset_episode};
 use prefrontal_sim::task::episode_seed;
-use prefrontal_sim::{Frame, RenderOptions, Scene, StartGoal, Step, VecEnv};
+use prefrontal_sim::{Frame, Info, RenderOptions, Scene, SimError, StartGoal, Step, VecEnv};
 use serde::{Deserialize, Serialize};
 
 use crate::AgentError;
@@ -75,6 +75,22 @@ impl Protocol {
         let mut budgeted = scene.clone();
         budgeted.task.max_steps = self.budget(scene);
         budgeted
+    }
+
+    /// The start/goal pair of episode `seed` of world 0 of `env` under this protocol, with
+    /// the world reset to its start and the start's info (distance, success).
+    pub fn start_goal(&self, env: &mut VecEnv, seed: u64) -> Result<(StartGoal, Info), SimError> {
+        match *self {
+            Protocol::RandomGoal => {
+                let (_, info) = env.reset_env(0, seed)?;
+                Ok((env.sim().slot(0).expect("reset").episode.clone(), info))
+            }
+            Protocol::TrajectoryOffset { offset, .. } => {
+                let episode = offset_episode(env, seed, offset)?.0;
+                let (_, info) = env.reset_to(0, episode.clone())?;
+                Ok((episode, info))
+            }
+        }
     }
 
     /// Checks settings the type allows but an evaluation cannot use.
@@ -169,17 +185,7 @@ pub fn pick_episodes(
             break;
         }
         let episode_seed = episode_seed(seed, k);
-        let (episode, info) = match protocol {
-            Protocol::RandomGoal => {
-                let (_, info) = env.reset_env(0, episode_seed)?;
-                (env.sim().slot(0).expect("reset").episode.clone(), info)
-            }
-            Protocol::TrajectoryOffset { offset, .. } => {
-                let episode = offset_episode(&mut env, episode_seed, offset)?.0;
-                let (_, info) = env.reset_to(0, episode.clone())?;
-                (episode, info)
-            }
-        };
+        let (episode, info) = protocol.start_goal(&mut env, episode_seed)?;
         if !info.success && (distance.0..=distance.1).contains(&info.distance) {
             picked.push(EpisodeSpec {
                 index: picked.len(),

@@ -29,17 +29,16 @@ fn scene(name: &str) -> Scene {
 
 /// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
 fn shipped_scenes() -> Vec<String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenes");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|entry| {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            name.strip_suffix(".scene.ron").map(str::to_owned)
+    Scene::files_in(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenes"))
+        .expect("the shipped scenes")
+        .iter()
+        .map(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".scene.ron", "")
         })
-        .collect();
-    names.sort();
-    assert!(!names.is_empty(), "no scenes in {dir}");
-    names
+        .collect()
 }
 
 fn two_rooms() -> Scene {

@@ -38,7 +38,7 @@ impl AgentSource {
                 Some(path) => AgentConfig::load(path)?,
                 None => AgentConfig::default(),
             },
-            protocol: Protocol::RandomGoal,
+            protocol: Protocol::default(),
             camera: None,
         })
     }

@@ -293,7 +293,7 @@ fn exploration_is_written_as_the_policy_or_a_mix_in_ron_and_json() {
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("Wander") && error.contains("Smooth"),
+        error.contains("Wander") && error.contains("Smooth") && error.contains("Mix"),
         "{error}"
     );
 }

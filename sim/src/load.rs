@@ -50,6 +50,31 @@ pub enum SceneError {
 }
 
 impl Scene {
+    /// The `*.scene.ron` files in `folder`, sorted by name; an error when the folder cannot
+    /// be read or holds none.
+    pub fn files_in(folder: impl AsRef<Path>) -> Result<Vec<PathBuf>, SceneError> {
+        let folder = folder.as_ref();
+        let io = |source| SceneError::Io {
+            file: folder.to_owned(),
+            source,
+        };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(folder).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path.to_string_lossy().ends_with(".scene.ron") {
+                files.push(path);
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no *.scene.ron files in this folder",
+            )));
+        }
+        Ok(files)
+    }
+
     /// Reads and validates a scene file.
     pub fn load(path: impl AsRef<Path>) -> Result<Scene, SceneError> {
         let path = path.as_ref();

@@ -14,15 +14,8 @@ const FILE: &str = "fuzzed.scene.ron";
 
 /// The text of every shipped scene (`scenes/*.scene.ron`), in file-name order; at least one.
 fn shipped() -> Vec<String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenes");
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.to_string_lossy().ends_with(".scene.ron"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no scenes in {dir}");
-    files
+    Scene::files_in(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenes"))
+        .expect("the shipped scenes")
         .iter()
         .map(|file| std::fs::read_to_string(file).unwrap())
         .collect()

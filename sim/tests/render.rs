@@ -16,16 +16,16 @@ fn scene(name: &str) -> Scene {
 
 /// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
 fn shipped_scenes() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(scenes_dir())
-        .unwrap()
-        .filter_map(|entry| {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            name.strip_suffix(".scene.ron").map(str::to_owned)
+    Scene::files_in(scenes_dir())
+        .expect("the shipped scenes")
+        .iter()
+        .map(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".scene.ron", "")
         })
-        .collect();
-    names.sort();
-    assert!(!names.is_empty(), "no scenes in {}", scenes_dir().display());
-    names
+        .collect()
 }
 
 /// Centroid, in pixels, of the pixels that `matches` picks (`None` when none do).

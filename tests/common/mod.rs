@@ -54,17 +54,16 @@ pub fn run_failing(args: &[&str]) -> String {
 
 /// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
 pub fn scene_names() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|entry| {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            name.strip_suffix(".scene.ron").map(str::to_owned)
+    prefrontal_sim::Scene::files_in(concat!(env!("CARGO_MANIFEST_DIR"), "/scenes"))
+        .expect("the shipped scenes")
+        .iter()
+        .map(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".scene.ron", "")
         })
-        .collect();
-    names.sort();
-    assert!(!names.is_empty(), "no scenes in {}", dir.display());
-    names
+        .collect()
 }
 
 pub fn scratch(name: &str) -> PathBuf {

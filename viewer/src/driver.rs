@@ -16,7 +16,6 @@ use prefrontal_agent::{
 };
 use prefrontal_sim::kinematics::Configuration;
 use prefrontal_sim::observation::STATE_PER_BODY;
-use prefrontal_sim::policy::offset_episode;
 use prefrontal_sim::{Action, Goal, RenderOptions, Scene, StartGoal, VecEnv};
 use prefrontal_worldmodel::LinearProbe;
 
@@ -176,16 +175,8 @@ impl<B: AutodiffBackend> Driver<B> {
         const TRIES: usize = 100;
         let mut episode = None;
         for _ in 0..TRIES {
-            let candidate = match self.agent.as_ref().map(|a| a.protocol) {
-                Some(Protocol::TrajectoryOffset { offset, .. }) => {
-                    offset_episode(&mut self.scratch, self.seed, offset)?.0
-                }
-                _ => {
-                    self.scratch.reset_env(0, self.seed)?;
-                    self.scratch.sim().slot(0).expect("reset").episode.clone()
-                }
-            };
-            let (_, info) = self.scratch.reset_to(0, candidate.clone())?;
+            let protocol = self.agent.as_ref().map(|a| a.protocol).unwrap_or_default();
+            let (candidate, info) = protocol.start_goal(&mut self.scratch, self.seed)?;
             if !info.success {
                 episode = Some(candidate);
                 break;

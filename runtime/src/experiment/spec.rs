@@ -150,6 +150,23 @@ pub enum Exploration {
 /// The name of [`Exploration::Mix`] in experiment files.
 const MIX: &str = "Mix";
 
+/// A policy's variant name in experiment files (`Smooth`), as its serde form writes it.
+fn policy_variant(kind: PolicyKind) -> String {
+    ron::to_string(&kind).expect("a policy is a unit variant")
+}
+
+/// The names `Exploration` accepts: every policy's, then `Mix`.
+fn exploration_variants() -> &'static [&'static str] {
+    static VARIANTS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    VARIANTS.get_or_init(|| {
+        PolicyKind::ALL
+            .into_iter()
+            .map(|kind| &*policy_variant(kind).leak())
+            .chain([MIX])
+            .collect()
+    })
+}
+
 /// An enum variant's name, read as an identifier (RON writes variants bare, not quoted).
 struct VariantName(String);
 
@@ -202,15 +219,15 @@ impl<'de> Deserialize<'de> for Exploration {
                 if name == MIX {
                     return variant.newtype_variant().map(Exploration::Mix);
                 }
-                let kind =
-                    PolicyKind::deserialize(de::value::StrDeserializer::<E::Error>::new(&name))?;
+                let kind = PolicyKind::ALL
+                    .into_iter()
+                    .find(|kind| policy_variant(*kind) == name)
+                    .ok_or_else(|| de::Error::unknown_variant(&name, exploration_variants()))?;
                 variant.unit_variant()?;
                 Ok(Exploration::Only(kind))
             }
         }
-        // The variant names are the policies' and `Mix`; formats that read enums by name
-        // (RON, JSON) need no list, and the policy's own errors list the policies.
-        deserializer.deserialize_enum("Exploration", &[], ExplorationVisitor)
+        deserializer.deserialize_enum("Exploration", exploration_variants(), ExplorationVisitor)
     }
 }
 
@@ -275,7 +292,7 @@ pub struct EvaluationConfig {
 impl Default for EvaluationConfig {
     fn default() -> Self {
         EvaluationConfig {
-            protocol: Protocol::RandomGoal,
+            protocol: Protocol::default(),
             episodes: 20,
             seed: 1000,
             min_distance: 0.0,
