@@ -119,6 +119,45 @@ fn the_runtime_example_runs() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// Field names in a RON text: identifiers directly followed by a colon.
+fn field_names(ron: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for line in ron
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+    {
+        for part in line.split(':').rev().skip(1) {
+            let word: String = part
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !word.is_empty() {
+                names.insert(word.chars().rev().collect());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn the_reach_configs_write_out_every_field_as_the_readme_says() {
+    use prefrontal_agent::AgentConfig;
+    use prefrontal_worldmodel::{RonConfig, WorldModelConfig};
+    let world_model = WorldModelConfig::default().to_ron();
+    let agent = AgentConfig::default().to_ron();
+    for (file, every_field) in [
+        ("configs/reach.worldmodel.ron", world_model),
+        ("configs/reach.agent.ron", agent),
+    ] {
+        let written = field_names(&std::fs::read_to_string(file).unwrap());
+        let expected = field_names(&every_field);
+        assert!(expected.len() > 5, "{every_field}");
+        let missing: Vec<_> = expected.difference(&written).collect();
+        assert!(missing.is_empty(), "{file} lacks {missing:?}");
+    }
+}
+
 /// The blocks between `// README begin` and `// README end` in this file, de-indented.
 fn blocks_here() -> Vec<String> {
     let source = include_str!("readme.rs");

@@ -29,16 +29,7 @@ fn scene(name: &str) -> Scene {
 
 /// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
 fn shipped_scenes() -> Vec<String> {
-    Scene::files_in(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenes"))
-        .expect("the shipped scenes")
-        .iter()
-        .map(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .replace(".scene.ron", "")
-        })
-        .collect()
+    Scene::names_in(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenes")).expect("the shipped scenes")
 }
 
 fn two_rooms() -> Scene {

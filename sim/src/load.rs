@@ -75,6 +75,18 @@ impl Scene {
         Ok(files)
     }
 
+    /// The names of the `*.scene.ron` files in `folder` (`reach` for `reach.scene.ron`),
+    /// sorted; an error when the folder cannot be read or holds none.
+    pub fn names_in(folder: impl AsRef<Path>) -> Result<Vec<String>, SceneError> {
+        Ok(Scene::files_in(folder)?
+            .iter()
+            .map(|path| {
+                let name = path.file_name().expect("a file").to_string_lossy();
+                name.trim_end_matches(".scene.ron").to_owned()
+            })
+            .collect())
+    }
+
     /// Reads and validates a scene file.
     pub fn load(path: impl AsRef<Path>) -> Result<Scene, SceneError> {
         let path = path.as_ref();

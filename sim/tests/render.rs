@@ -16,16 +16,7 @@ fn scene(name: &str) -> Scene {
 
 /// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
 fn shipped_scenes() -> Vec<String> {
-    Scene::files_in(scenes_dir())
-        .expect("the shipped scenes")
-        .iter()
-        .map(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .replace(".scene.ron", "")
-        })
-        .collect()
+    Scene::names_in(scenes_dir()).expect("the shipped scenes")
 }
 
 /// Centroid, in pixels, of the pixels that `matches` picks (`None` when none do).

@@ -17,16 +17,7 @@ fn scene(name: &str) -> Scene {
 
 /// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
 fn shipped_scenes() -> Vec<String> {
-    Scene::files_in(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenes"))
-        .expect("the shipped scenes")
-        .iter()
-        .map(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .replace(".scene.ron", "")
-        })
-        .collect()
+    Scene::names_in(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenes")).expect("the shipped scenes")
 }
 
 /// Positions `[x, y, z]` of every dynamic body in a state vector.
@@ -727,4 +718,19 @@ fn a_restored_state_continues_as_the_world_it_came_from() {
         bad[0] = f32::NAN;
         assert!(copy.restore_state(0, &bad).is_err());
     }
+}
+
+#[test]
+fn scenes_are_listed_by_name_and_a_folder_without_any_is_an_error() {
+    let names = shipped_scenes();
+    assert!(names.iter().any(|name| name == "reach"), "{names:?}");
+    assert!(names.windows(2).all(|pair| pair[0] < pair[1]), "{names:?}");
+    let empty = std::env::temp_dir().join(format!("prefrontal-no-scenes-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let error = Scene::names_in(&empty).unwrap_err().to_string();
+    assert!(
+        error.contains(&empty.display().to_string()) && error.contains("no *.scene.ron"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&empty).unwrap();
 }

@@ -54,16 +54,8 @@ pub fn run_failing(args: &[&str]) -> String {
 
 /// The names of the shipped scenes (`scenes/NAME.scene.ron`), sorted; there is at least one.
 pub fn scene_names() -> Vec<String> {
-    prefrontal_sim::Scene::files_in(concat!(env!("CARGO_MANIFEST_DIR"), "/scenes"))
+    prefrontal_sim::Scene::names_in(concat!(env!("CARGO_MANIFEST_DIR"), "/scenes"))
         .expect("the shipped scenes")
-        .iter()
-        .map(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .replace(".scene.ron", "")
-        })
-        .collect()
 }
 
 pub fn scratch(name: &str) -> PathBuf {
