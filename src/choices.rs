@@ -7,14 +7,14 @@ use prefrontal_agent::eval::ProtocolKind;
 use prefrontal_sim::policy::PolicyKind;
 
 /// A value parser accepting the names of `all`, each listed with its help line.
-fn registry<T: Copy + Send + Sync + 'static>(
+fn registry<T: Copy + Send + Sync + 'static, About: Into<String>>(
     all: &'static [T],
     name: fn(T) -> &'static str,
-    about: fn(T) -> &'static str,
+    about: fn(T) -> About,
 ) -> impl TypedValueParser<Value = T> {
     PossibleValuesParser::new(
         all.iter()
-            .map(move |&entry| PossibleValue::new(name(entry)).help(about(entry))),
+            .map(move |&entry| PossibleValue::new(name(entry)).help(about(entry).into())),
     )
     .map(move |text: String| {
         *all.iter()

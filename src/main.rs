@@ -283,11 +283,11 @@ fn run_sim(args: &SimArgs) -> Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let total = args.steps * args.envs as u64;
     println!(
-        "{} env-steps in {elapsed:.2} s ({:.0} env-steps/s), {} envs, policy {}, seed {}",
+        "{} env-steps in {elapsed:.2} s ({:.0} env-steps/s), {} envs, policy {:?}, seed {}",
         total,
         total as f64 / elapsed,
         args.envs,
-        args.policy.name(),
+        args.policy,
         args.seed
     );
     if episodes == 0 {

@@ -511,7 +511,7 @@ fn the_cli_offers_every_registered_planner_policy_and_protocol() {
     let eval = help(&["eval", "--help"]);
     for kind in PlannerKind::ALL {
         assert!(eval.contains(&format!("{}: ", kind.name())), "{eval}");
-        assert!(eval.contains(kind.about()), "{eval}");
+        assert!(eval.contains(&kind.about()), "{eval}");
     }
     for kind in ProtocolKind::ALL {
         assert!(eval.contains(&format!("{}: ", kind.name())), "{eval}");

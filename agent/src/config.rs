@@ -147,15 +147,20 @@ impl PlannerKind {
     }
 
     /// One line on what it does with its default settings.
-    pub fn about(self) -> &'static str {
+    pub fn about(self) -> String {
+        let config = self.default_config();
+        let (samples, iterations, horizon) =
+            (config.samples(), config.iterations(), config.horizon());
         match self {
-            PlannerKind::Cem => {
-                "Cross-entropy method (default settings: 300 samples × 30 iterations, horizon 5)"
+            PlannerKind::Cem => format!(
+                "Cross-entropy method (default settings: {samples} samples × {iterations} iterations, horizon {horizon})"
+            ),
+            PlannerKind::Mppi => {
+                format!("MPPI ({samples} samples × {iterations} iterations, horizon {horizon})")
             }
-            PlannerKind::Mppi => "MPPI (300 samples × 30 iterations, horizon 5)",
-            PlannerKind::Gradient => {
-                "Adam on the actions through the predictor (8 sequences × 30 steps, horizon 5)"
-            }
+            PlannerKind::Gradient => format!(
+                "Adam on the actions through the predictor ({samples} sequences × {iterations} steps, horizon {horizon})"
+            ),
         }
     }
 

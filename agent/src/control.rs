@@ -1,4 +1,4 @@
-//! Model-predictive control: the per-world bookkeeping (no tensors) and the job_planner
+//! Model-predictive control: the per-world bookkeeping (no tensors) and the job planner
 //! that turns a planning job into a plan (the one place observations become tensors).
 
 use std::collections::VecDeque;

@@ -1,5 +1,5 @@
 //! Progress of long work as events: the runtime reports, each front end draws (the CLI as
-//! progress bars and lines, the viewer on screen, Python as callbacks).
+//! progress bars and lines; another front end its own way).
 
 use std::path::Path;
 

@@ -1,5 +1,5 @@
-//! Prefrontal's runtime: the library under every front end. The `prefrontal` CLI, the
-//! windowed viewer and the Python module call the same functions here to collect data, train
+//! Prefrontal's runtime: the library under every front end. The `prefrontal` CLI and the
+//! windowed viewer (and the Python module to come) call the same functions here to collect data, train
 //! and probe a world model, evaluate an agent against its baselines, run an experiment file's
 //! stages and compare runs. Long work reports progress as [`Event`]s to a callback, so each
 //! front end draws its own progress; [`on_device`] picks the Burn backend a [`Device`] names.

@@ -31,7 +31,8 @@ use crate::{ResultExt, RuntimeError};
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Set from outside (e.g. on Ctrl-C) to stop: training stops at its next step with a
-    /// checkpoint, and the run stops after the current stage.
+    /// checkpoint, and the run stops after the current stage. The caller owns the flag: the
+    /// runtime never clears it.
     pub stop: Option<Arc<AtomicBool>>,
 }
 
@@ -207,13 +208,19 @@ impl PreparedExperiment {
         Ok(summaries)
     }
 
-    /// Every stage of run seed `seed`.
+    /// Every stage of run seed `seed` (one of the experiment's seeds).
     pub fn run_seed(
         &self,
         seed: u64,
         options: &RunOptions,
         observe: Observer,
     ) -> Result<RunSummary, RuntimeError> {
+        if !self.episodes.contains_key(&seed) {
+            return Err(RuntimeError::invalid(format!(
+                "experiment {} has no run seed {seed} (its seeds: {:?})",
+                self.experiment.name, self.experiment.seeds
+            )));
+        }
         struct RunSeed<'a, 'o> {
             prepared: &'a PreparedExperiment,
             seed: u64,

@@ -18,12 +18,20 @@ use prefrontal_ronfile::parse_ron;
 #[derive(Debug, thiserror::Error)]
 pub enum SceneError {
     /// The file could not be read.
-    #[error("{}: cannot read scene: {source}", file.display())]
+    #[error("{}: cannot read scene", file.display())]
     Io {
         /// The scene file.
         file: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// A folder of scenes could not be read, or holds none.
+    #[error("{}: {message}", folder.display())]
+    Folder {
+        /// The folder.
+        folder: PathBuf,
+        /// What is wrong.
+        message: String,
     },
     /// The file is not valid RON for the scene schema (syntax, unknown or missing fields).
     #[error("{}:{location}: {message}", file.display())]
@@ -54,23 +62,20 @@ impl Scene {
     /// be read or holds none.
     pub fn files_in(folder: impl AsRef<Path>) -> Result<Vec<PathBuf>, SceneError> {
         let folder = folder.as_ref();
-        let io = |source| SceneError::Io {
-            file: folder.to_owned(),
-            source,
+        let fail = |message: String| SceneError::Folder {
+            folder: folder.to_owned(),
+            message,
         };
         let mut files = Vec::new();
-        for entry in std::fs::read_dir(folder).map_err(io)? {
-            let path = entry.map_err(io)?.path();
+        for entry in std::fs::read_dir(folder).map_err(|e| fail(e.to_string()))? {
+            let path = entry.map_err(|e| fail(e.to_string()))?.path();
             if path.to_string_lossy().ends_with(".scene.ron") {
                 files.push(path);
             }
         }
         files.sort();
         if files.is_empty() {
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no *.scene.ron files in this folder",
-            )));
+            return Err(fail("no *.scene.ron files in this folder".to_owned()));
         }
         Ok(files)
     }

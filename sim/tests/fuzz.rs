@@ -87,7 +87,7 @@ fn check(text: &str) {
         SceneError::Invalid {
             location, field, ..
         } => location.is_some() || !field.is_empty(),
-        SceneError::Io { .. } => false,
+        SceneError::Io { .. } | SceneError::Folder { .. } => false,
     };
     assert!(placed, "no place in {message:?} for:\n{text}");
 }

@@ -9,6 +9,7 @@ use bevy_egui::{EguiContexts, EguiTextureHandle, egui};
 use prefrontal_agent::PlannerKind;
 use prefrontal_sim::Frame;
 
+use crate::controls::PLANNER_KEYS;
 use crate::state::{Pilot, ViewState};
 
 /// Side of each camera inset, in logical pixels.
@@ -17,18 +18,21 @@ pub const INSET_SIDE: f32 = 160.0;
 pub const MARGIN: f32 = 8.0;
 
 /// The one-line help at the bottom of the window.
-pub fn help_line() -> String {
-    let planners: Vec<String> = PlannerKind::ALL
-        .iter()
-        .enumerate()
-        .map(|(index, kind)| format!("{} {}", index + 1, kind.label()))
-        .collect();
-    format!(
-        "Space pause · . step · R reset · G new goal · click floor: place goal · \
+pub fn help_line() -> &'static str {
+    static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LINE.get_or_init(|| {
+        let planners: Vec<String> = PlannerKind::ALL
+            .iter()
+            .zip(1..=PLANNER_KEYS.len())
+            .map(|(kind, key)| format!("{key} {}", kind.label()))
+            .collect();
+        format!(
+            "Space pause · . step · R reset · G new goal · click floor: place goal · \
 Tab agent/keyboard · WASD/arrows drive · +/- speed · {} · \
 drag orbit · right-drag pan · wheel zoom",
-        planners.join(" ")
-    )
+            planners.join(" ")
+        )
+    })
 }
 
 /// The insets' images and the frame version they show.
