@@ -109,7 +109,7 @@ impl Protocol {
 
 /// The protocol registry: every way an evaluation chooses goals, the one list from which
 /// the CLI's `--protocol` values are derived. A new protocol is a variant here and in
-/// [`Protocol`] (with its settings), and its goal picking in [`pick_episodes`].
+/// [`Protocol`] (with its settings), and its goals in [`Protocol::start_goal`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolKind {
     /// See [`Protocol::RandomGoal`].

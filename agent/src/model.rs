@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
-use prefrontal_sim::{Observation, Scene};
+use prefrontal_sim::{Observation, RenderOptions, Scene};
 use prefrontal_worldmodel::config::ModelConfig;
 use prefrontal_worldmodel::data::pixels_to_input;
 use prefrontal_worldmodel::imagine::repeat_past;
@@ -150,6 +150,16 @@ impl<B: AutodiffBackend> EncodeLatents<B> for InnerBackend<B> {
 }
 
 /// Shapes of a model built by `config` for data of shape `data`.
+/// How a world shows itself to `checkpoint`'s model: at the frame size it was trained on,
+/// through `camera` (the scene's first when `None`).
+pub fn model_view(checkpoint: &Checkpoint, camera: Option<String>) -> RenderOptions {
+    let spec = &checkpoint.state.spec;
+    RenderOptions {
+        camera,
+        resolution: Some((spec.width as u32, spec.height as u32)),
+    }
+}
+
 fn latent_spec(config: &ModelConfig, data: &DataSpec) -> LatentSpec {
     LatentSpec {
         latent_dim: config.latent_dim,

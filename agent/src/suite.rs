@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use prefrontal_sim::{RenderOptions, Scene};
+use prefrontal_sim::Scene;
 use prefrontal_worldmodel::Checkpoint;
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ use crate::config::AgentConfig;
 use crate::eval::{
     Contender, EpisodeResult, EpisodeSpec, EvalOptions, EvalSummary, Protocol, evaluate,
 };
-use crate::model::{JepaModel, LatentModel};
+use crate::model::{JepaModel, LatentModel, model_view};
 use crate::oracle::SimulatorModel;
 use crate::planner::{Bounds, build_planner, sampling_planner};
 
@@ -220,12 +220,8 @@ impl Suite<'_> {
         contender: Contender<B>,
         observe: &mut dyn FnMut(SuiteEvent),
     ) -> Result<EvalSummary, AgentError> {
-        let spec = &self.checkpoint.state.spec;
         let options = EvalOptions {
-            render: RenderOptions {
-                camera: self.camera.clone(),
-                resolution: Some((spec.width as u32, spec.height as u32)),
-            },
+            render: model_view(self.checkpoint, self.camera.clone()),
             out: self.out.join(name),
             gifs: self.gifs,
         };

@@ -10,7 +10,6 @@ use prefrontal_worldmodel::{
 use crate::RuntimeError;
 use crate::backend::{BackendTask, on_device};
 use crate::events::{Event, Observer};
-use crate::experiment::ProbeFacts;
 
 /// Trains (or resumes) a world model as `options` say, on `device`.
 pub fn train(
@@ -103,34 +102,4 @@ pub(crate) fn probe_on<B: Backend>(
         }
     }
     Ok((report, episodes))
-}
-
-impl ProbeFacts {
-    /// The facts of a probe report, as `probe.json` stores them; an error naming `checkpoint`
-    /// when a metric is not finite.
-    pub fn of(report: &EvalReport, checkpoint: &Path) -> Result<ProbeFacts, RuntimeError> {
-        let facts = ProbeFacts {
-            step: report.step,
-            loss_pred: report.loss_pred,
-            loss_no_change: report.loss_no_change,
-            rollout_error: report.rollout_error.iter().map(|(h, e)| (*h, *e)).collect(),
-            latent_std: report.latent_std,
-            effective_rank: report.effective_rank,
-            probe_r2: report.probe.mean(),
-            probe: report.probe.per_target.iter().cloned().collect(),
-        };
-        let text = facts.to_json();
-        if text.contains("null") {
-            return Err(RuntimeError::invalid(format!(
-                "the probe of {} gave a non-finite metric (NaN or infinity; written as null): {text}",
-                checkpoint.display()
-            )));
-        }
-        Ok(facts)
-    }
-
-    /// `probe.json`'s text.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("facts serialise")
-    }
 }

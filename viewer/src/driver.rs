@@ -174,8 +174,8 @@ impl<B: AutodiffBackend> Driver<B> {
     fn start_episode(&mut self, state: &mut ViewState) -> Result<(), ViewerError> {
         const TRIES: usize = 100;
         let mut episode = None;
+        let protocol = self.agent.as_ref().map(|a| a.protocol).unwrap_or_default();
         for _ in 0..TRIES {
-            let protocol = self.agent.as_ref().map(|a| a.protocol).unwrap_or_default();
             let (candidate, info) = protocol.start_goal(&mut self.scratch, self.seed)?;
             if !info.success {
                 episode = Some(candidate);

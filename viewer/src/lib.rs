@@ -23,6 +23,7 @@ use bevy::window::{ExitCondition, PresentMode, WindowResolution};
 use bevy::winit::WinitSettings;
 use bevy_egui::{EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
 use burn::tensor::backend::AutodiffBackend;
+use prefrontal_agent::model::model_view;
 use prefrontal_agent::{JepaModel, LatentModel};
 use prefrontal_runtime::{AgentSource, BackendTask, Device, on_device};
 use prefrontal_sim::{RenderOptions, Scene};
@@ -149,13 +150,7 @@ pub fn open(request: ViewRequest) -> Result<ViewerSummary, ViewerError> {
         fn run<B: AutodiffBackend>(self, device: &B::Device) -> Self::Output {
             let request = self.0;
             let render = match &request.agent {
-                Some(source) => {
-                    let spec = &source.checkpoint.state.spec;
-                    RenderOptions {
-                        camera: source.camera.clone(),
-                        resolution: Some((spec.width as u32, spec.height as u32)),
-                    }
-                }
+                Some(source) => model_view(&source.checkpoint, source.camera.clone()),
                 None => RenderOptions::default(),
             };
             let options = ViewerOptions {

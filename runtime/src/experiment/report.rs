@@ -2,12 +2,15 @@
 //! experiment and the comparison table of several runs.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use prefrontal_agent::eval::{EvalSummary, wilson_interval};
 use prefrontal_board::HParam;
+use prefrontal_worldmodel::EvalReport;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::RuntimeError;
 use crate::experiment::spec::Experiment;
 
 /// The final checkpoint on validation episodes (`probe.json`).
@@ -29,6 +32,36 @@ pub struct ProbeFacts {
     pub probe_r2: f64,
     /// R² per probed state component.
     pub probe: BTreeMap<String, f64>,
+}
+
+impl ProbeFacts {
+    /// The facts of a probe report, as `probe.json` stores them; an error naming `checkpoint`
+    /// when a metric is not finite.
+    pub fn of(report: &EvalReport, checkpoint: &Path) -> Result<ProbeFacts, RuntimeError> {
+        let facts = ProbeFacts {
+            step: report.step,
+            loss_pred: report.loss_pred,
+            loss_no_change: report.loss_no_change,
+            rollout_error: report.rollout_error.iter().map(|(h, e)| (*h, *e)).collect(),
+            latent_std: report.latent_std,
+            effective_rank: report.effective_rank,
+            probe_r2: report.probe.mean(),
+            probe: report.probe.per_target.iter().cloned().collect(),
+        };
+        let text = facts.to_json();
+        if text.contains("null") {
+            return Err(RuntimeError::invalid(format!(
+                "the probe of {} gave a non-finite metric (NaN or infinity; written as null): {text}",
+                checkpoint.display()
+            )));
+        }
+        Ok(facts)
+    }
+
+    /// `probe.json`'s text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("facts serialise")
+    }
 }
 
 /// What the data stage produced.
