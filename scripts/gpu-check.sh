@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, one prepared script for a machine with an NVIDIA GPU (under 10 minutes):
 # builds with CUDA, checks CUDA training and planning against the CPU backend
-# (`prefrontal check-device`), and prints `bench train` and `bench plan` on the CPU and on
-# the GPU.
+# (`prefrontal check-device`), and prints `bench train` (one and several data-parallel
+# workers) and `bench plan` on the CPU and on the GPU.
 #
 #   bash scripts/gpu-check.sh [DEVICE]     DEVICE: cuda (default), cuda:N, wgpu or wgpu:N
 #
@@ -36,9 +36,19 @@ else
 fi
 echo "## $device against the CPU backend"
 "$bin" check-device --device "$device"
+# Data-parallel workers: two threads on the CPU and on wgpu's one device, one per GPU on CUDA.
+gpus=2
+if [[ $kind == cuda ]]; then
+    gpus=$(nvidia-smi --list-gpus | wc -l)
+fi
 for on in ${GPU_CHECK_BENCH_DEVICES:-cpu $device}; do
-    echo "## bench train on $on"
-    "$bin" bench train --device "$on" --seconds "$seconds"
+    workers=1,2
+    if [[ $on == cuda* ]]; then
+        workers=1
+        [[ $gpus -gt 1 ]] && workers=1,$gpus
+    fi
+    echo "## bench train on $on, workers $workers"
+    "$bin" bench train --device "$on" --seconds "$seconds" --workers "$workers"
     echo "## bench plan on $on"
     "$bin" bench plan --device "$on" --seconds "$seconds"
 done

@@ -32,7 +32,7 @@ seconds="${PREFRONTAL_BENCH_SECONDS:-10}"
 
 echo "## World model: JAX twin, then Prefrontal"
 "$venv/bin/python" "$anchors/jax_wm_twin.py" --seconds "$seconds" --full-table
-"$bin" bench train --seconds "$seconds"
+"$bin" bench train --seconds "$seconds" --workers 1,2
 "$bin" bench plan --seconds "$seconds" --agent configs/reach.agent.ron
 
 echo "## Physics and rendering: MuJoCo twins, then Prefrontal"

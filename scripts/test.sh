@@ -10,4 +10,6 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # With the wgpu backend: its tests run the GPU code path on Mesa's lavapipe.
 cargo test --workspace --locked --features wgpu 2>&1 | tee "$log"
+# The sweep through a one-node Slurm cluster, where one can start here.
+bash scripts/slurm-check.sh 2>&1 | tee -a "$log"
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"

@@ -148,6 +148,10 @@ pub struct TrainBenchArgs {
     /// Where to run: cpu, cuda, cuda:N, wgpu or wgpu:N.
     #[arg(long, default_value_t = Device::default())]
     device: Device,
+    /// Data-parallel worker counts to time the training step with (overrides
+    /// `training.workers`), e.g. `1,2`.
+    #[arg(long, value_delimiter = ',', value_parser = crate::choices::workers())]
+    workers: Vec<usize>,
     /// Seconds per measurement, after a warm-up.
     #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
     seconds: f64,
@@ -200,15 +204,26 @@ fn train_bench<B: AutodiffBackend>(
     let frames = config.window_frames();
     let action_width = spec.action_dim * config.model.frameskip;
     let uniform = Distribution::Uniform(-1.0, 1.0);
-    let mut learner = Learner::<B>::new(config, &spec, device);
     let train = SyntheticBatch::new(config, &spec, 0).on::<B>(device);
-    let mut step = 0;
-    let train_s = time_per_call(args.seconds, || {
-        learner.step(&train, step, 1e-4)?;
-        step += 1;
-        Ok(())
-    })?;
-    let model = learner.model.valid();
+    let worker_counts = match args.workers.as_slice() {
+        [] => vec![config.training.workers],
+        counts => counts.to_vec(),
+    };
+    let mut train_s = Vec::new();
+    let mut learner = None;
+    for &workers in &worker_counts {
+        let mut config = config.clone();
+        config.training.workers = workers;
+        let mut timed = Learner::<B>::new(&config, &spec, device);
+        let mut step = 0;
+        train_s.push(time_per_call(args.seconds, || {
+            timed.step(&train, step, 1e-4)?;
+            step += 1;
+            Ok(())
+        })?);
+        learner = Some(timed);
+    }
+    let model = learner.expect("at least one worker count").model.valid();
     type Inner<B> = <B as AutodiffBackend>::InnerBackend;
     let encode = |n: usize| {
         let frames = Tensor::<Inner<B>, 4>::random([n, 3, args.size, args.size], uniform, device);
@@ -249,15 +264,21 @@ fn train_bench<B: AutodiffBackend>(
         args.size
     );
     println!("| measurement | value |\n|---|---:|");
-    println!("| train step | {:.1} ms |", train_s * 1e3);
-    println!(
-        "| training samples/s (windows) | {:.1} |",
-        batch_size as f64 / train_s
-    );
-    println!(
-        "| training frames/s (encoded) | {:.0} |",
-        (batch_size * frames) as f64 / train_s
-    );
+    for (workers, train_s) in worker_counts.iter().zip(&train_s) {
+        let by = match workers {
+            1 => String::new(),
+            n => format!(", {n} workers"),
+        };
+        println!("| train step{by} | {:.1} ms |", train_s * 1e3);
+        println!(
+            "| training samples/s (windows){by} | {:.1} |",
+            batch_size as f64 / train_s
+        );
+        println!(
+            "| training frames/s (encoded){by} | {:.0} |",
+            (batch_size * frames) as f64 / train_s
+        );
+    }
     println!("| encoder forward, 1 frame | {:.2} ms |", encode_1 * 1e3);
     println!(
         "| encoder forward, {batch_size} frames | {:.2} ms |",

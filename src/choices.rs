@@ -37,3 +37,8 @@ pub fn policy() -> impl TypedValueParser<Value = PolicyKind> {
 pub fn protocol() -> impl TypedValueParser<Value = ProtocolKind> {
     registry(&ProtocolKind::ALL, ProtocolKind::name, ProtocolKind::about)
 }
+
+/// `--workers`: a count of data-parallel workers, at least 1.
+pub fn workers() -> impl TypedValueParser<Value = usize> {
+    clap::value_parser!(u16).range(1..).map(usize::from)
+}

@@ -8,6 +8,7 @@ mod eval;
 mod interrupt;
 mod progress;
 mod run;
+mod sweep;
 mod train;
 mod view;
 
@@ -57,6 +58,9 @@ enum Command {
     View(view::ViewArgs),
     /// Compare finished runs: a Markdown table of their final metrics.
     Compare(run::CompareArgs),
+    /// Run an experiment over a grid of values (here N at a time, or as a Slurm job array);
+    /// only unfinished runs run again, finished ones are compared.
+    Sweep(sweep::SweepArgs),
     /// Check a GPU backend against the CPU: train and plan a few steps on both from the same
     /// seeded model and compare (exit status 1 beyond the tolerances).
     CheckDevice(device_check::CheckDeviceArgs),
@@ -164,6 +168,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => run::run_experiment(&args),
         Command::View(args) => view::run_view(&args),
         Command::Compare(args) => run::run_compare(&args),
+        Command::Sweep(args) => sweep::run_sweep(&args),
         Command::CheckDevice(args) => device_check::run_check_device(&args),
         Command::Bench {
             command: BenchCommand::Plan(args),

@@ -29,6 +29,11 @@ pub struct TrainArgs {
     /// Continue the run in `--out` from its latest checkpoint.
     #[arg(long)]
     resume: bool,
+    /// Data-parallel workers sharing each batch (overrides `training.workers`): threads on
+    /// the CPU, GPUs N, N+1, … on `cuda:N`. The losses and gradients are those of one worker
+    /// up to float rounding; a resumed run may change it.
+    #[arg(long, value_parser = crate::choices::workers())]
+    workers: Option<usize>,
 }
 
 pub fn run_train(args: &TrainArgs) -> Result<()> {
@@ -49,6 +54,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         resume: args.resume,
         stop_after: None,
         interrupt: Some(training.flag()),
+        workers: args.workers,
     };
     let mut reporter = Reporter::default();
     let summary =

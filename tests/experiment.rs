@@ -655,3 +655,80 @@ fn ctrl_c_during_training_stops_with_a_checkpoint_and_the_run_resumes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A two-value SIGReg sweep of the tiny experiment with `extra` arguments (`--jobs 2`, or
+/// `--slurm`): a run whose folder is blocked by a file fails and is named with its log's
+/// last line while the other finishes and is compared; with the file gone, the same command
+/// runs only the missing run, and the table has both rows.
+fn sweep_reruns_only_the_failed_run(name: &str, extra: &[&str]) {
+    let dir = scratch(name);
+    let file = tiny_experiment(&dir, 4);
+    let out = dir.join("runs");
+    let (file_s, out_s) = (file.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = vec![
+        "sweep",
+        file_s,
+        "--grid",
+        "world_model.objective.anti_collapse.Sigreg.weight=[0.05, 0.2]",
+        "--out",
+        out_s,
+    ];
+    args.extend_from_slice(extra);
+    let names = ["tiny.weight-0.05", "tiny.weight-0.2"];
+    let dry = run_ok(&[args.as_slice(), &["--dry-run"]].concat());
+    for name in names {
+        assert!(
+            dry.contains(&format!(
+                "{name} (world_model.objective.anti_collapse.Sigreg.weight="
+            )),
+            "{dry}"
+        );
+    }
+    assert!(!out.exists(), "a dry run writes nothing");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join(names[1]), "a file where the run's folder goes").unwrap();
+    let failed = run_failing(&args);
+    assert!(failed.contains("2 of 2 runs to run"), "{failed}");
+    assert!(
+        failed.contains(&format!("unfinished: {}", names[1])),
+        "{failed}"
+    );
+    assert!(failed.contains("1 of 2 runs did not finish"), "{failed}");
+    assert!(failed.contains(&format!("| {} |", names[0])), "{failed}");
+    assert!(out.join(names[0]).join("seed-0/summary.json").exists());
+    let resolved = std::fs::read_to_string(
+        out.join(".sweeps/tiny")
+            .join(format!("{}.experiment.ron", names[1])),
+    )
+    .unwrap();
+    assert!(resolved.contains("weight: 0.2"), "{resolved}");
+    std::fs::remove_file(out.join(names[1])).unwrap();
+    let again = run_ok(&args);
+    assert!(again.contains("1 of 2 runs to run (1 finished)"), "{again}");
+    for name in names {
+        assert!(again.contains(&format!("| {name} |")), "{again}");
+        assert!(
+            out.join(name).join("seed-0/summary.json").exists(),
+            "{name}"
+        );
+    }
+    let done = run_ok(&args);
+    assert!(done.contains("all 2 runs are finished"), "{done}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_sweep_runs_every_value_names_a_failed_run_and_reruns_only_it() {
+    sweep_reruns_only_the_failed_run("sweep-local", &["--jobs", "2"]);
+}
+
+/// Run by `scripts/slurm-check.sh`, which starts a one-node Slurm cluster and sets SLURM_CONF.
+#[test]
+#[ignore = "needs a running Slurm cluster: scripts/slurm-check.sh starts one"]
+fn a_sweep_runs_through_slurm_as_a_job_array() {
+    assert!(
+        std::env::var_os("SLURM_CONF").is_some(),
+        "SLURM_CONF is not set: run scripts/slurm-check.sh"
+    );
+    sweep_reruns_only_the_failed_run("sweep-slurm", &["--slurm", "--jobs", "2"]);
+}

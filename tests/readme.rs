@@ -105,6 +105,7 @@ fn the_runtime_example_runs() -> Result<(), Box<dyn Error>> {
         resume: false,
         stop_after: None,
         interrupt: None, // an Arc<AtomicBool> that stops training with a checkpoint
+        workers: None,   // overrides training.workers (data-parallel workers)
     };
     let mut losses = Vec::new();
     let summary = prefrontal_runtime::train(&options, Device::default(), &mut |event| {

@@ -200,6 +200,7 @@ fn the_gpu_check_passes_on_the_wgpu_backend() {
         "| mppi plan energy |",
         "| gd plan energy |",
         "wgpu agrees with the CPU",
+        "| training samples/s (windows), 2 workers |",
         "## bench plan on cpu",
         "gpu-check: wgpu passed",
     ] {

@@ -16,6 +16,7 @@ pub mod events;
 pub mod experiment;
 pub mod runner;
 pub mod source;
+pub mod sweep;
 pub mod train;
 
 pub use backend::{BackendTask, UnavailableBackend, check_device, on_device};
@@ -28,4 +29,5 @@ pub use experiment::{Experiment, ExperimentError, RunSummary, Stage};
 pub use prefrontal_worldmodel::{Device, DeviceKind};
 pub use runner::{PreparedExperiment, RunOptions};
 pub use source::AgentSource;
+pub use sweep::{Axis, Sweep, SweepRun};
 pub use train::{probe, train};

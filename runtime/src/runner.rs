@@ -423,6 +423,7 @@ impl PreparedExperiment {
             resume,
             stop_after: None,
             interrupt: options.stop.clone(),
+            workers: None,
         };
         let summary = train_on::<B>(&options, device, observe)?;
         if summary.stopped_early {

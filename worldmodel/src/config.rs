@@ -218,6 +218,11 @@ pub struct TrainingConfig {
     pub eval_every: u64,
     /// Steps between training-scalar logs.
     pub log_every: u64,
+    /// Data-parallel workers: each encodes its share of every batch on its own thread (on
+    /// the CPU) or device (GPU `i + rank` for a run on GPU `i`), and the losses see the whole
+    /// batch, so N workers compute the one-worker gradient up to float rounding. A resumed
+    /// run may change it.
+    pub workers: usize,
 }
 
 impl Default for TrainingConfig {
@@ -235,6 +240,7 @@ impl Default for TrainingConfig {
             checkpoint_every: 250,
             eval_every: 250,
             log_every: 10,
+            workers: 1,
         }
     }
 }
@@ -274,6 +280,16 @@ impl RonConfig for WorldModelConfig {
             ));
         }
         positive("training.batch_size", t.batch_size)?;
+        positive("training.workers", t.workers)?;
+        if t.workers > t.batch_size {
+            return Err((
+                "training.workers",
+                format!(
+                    "must not exceed training.batch_size ({}): every worker needs a window, got {}",
+                    t.batch_size, t.workers
+                ),
+            ));
+        }
         match &m.encoder {
             EncoderConfig::Cnn { channels } => {
                 if channels.is_empty() || channels.contains(&0) {

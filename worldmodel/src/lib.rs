@@ -14,6 +14,7 @@ pub mod imagine;
 pub mod metrics;
 pub mod model;
 pub mod objective;
+pub mod parallel;
 pub mod train;
 pub mod trainer;
 
@@ -78,7 +79,7 @@ pub enum WorldModelError {
     },
     /// A resumed run was given a config that differs from its checkpoint's.
     #[error(
-        "the given config differs from the one in {} (only training.steps may change on resume; omit --config to use the checkpoint's)",
+        "the given config differs from the one in {} (only training.steps and training.workers may change on resume; omit --config to use the checkpoint's)",
         checkpoint.display()
     )]
     ConfigMismatch {
@@ -100,6 +101,16 @@ pub enum WorldModelError {
     /// A new run needs a config.
     #[error("a new run needs a config (--config FILE)")]
     NoConfig,
+    /// The workers asked for cannot share a batch.
+    #[error(
+        "{workers} data-parallel workers: must be between 1 and training.batch_size ({batch_size}), since every worker needs a window"
+    )]
+    Workers {
+        /// The workers asked for.
+        workers: usize,
+        /// Windows per batch.
+        batch_size: usize,
+    },
     /// The loss became NaN or infinite.
     #[error(
         "training diverged at step {step}: loss is {loss}; lower the learning rate or enable gradient clipping"

@@ -193,6 +193,15 @@ pub struct WorldModel<B: Backend> {
     history: usize,
 }
 
+/// Holds Burn's process-wide random generator for one model's construction: everything
+/// that builds a model (and so draws from it) takes this lock.
+fn lock_generator() -> std::sync::MutexGuard<'static, ()> {
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Whether a proprioception component is a velocity, by the simulator's names: `body.vx`,
 /// `body.vz` of a planar-driven body, `joint.rate` of a driven joint.
 fn is_velocity(name: &str) -> bool {
@@ -212,13 +221,16 @@ impl<B: Backend> WorldModel<B> {
     /// A freshly initialised model for data of shape `spec`, from the backend's generator
     /// as it stands.
     pub fn new(config: &ModelConfig, spec: &DataSpec, device: &B::Device) -> Self {
-        Self::initialise(config, spec, None, device)
+        Self::initialise(config, spec, None, device, &lock_generator())
     }
 
     /// A freshly initialised model whose weights depend on `seed` alone: they are drawn by
     /// the CPU backend and copied to `device`, so a seed gives the same model on every backend.
     pub fn seeded(config: &ModelConfig, spec: &DataSpec, seed: u64, device: &B::Device) -> Self {
-        let cpu = WorldModel::<Flex>::initialise(config, spec, Some(seed), &FlexDevice);
+        // Building the receiving model draws its position embeddings at once, and loading a
+        // record may initialise lazy parameters first: all of it under the lock.
+        let generator = lock_generator();
+        let cpu = WorldModel::<Flex>::initialise(config, spec, Some(seed), &FlexDevice, &generator);
         let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
         let bytes = Recorder::<Flex>::record(&recorder, cpu.into_record(), ())
             .expect("a model record serialises to memory");
@@ -228,19 +240,16 @@ impl<B: Backend> WorldModel<B> {
     }
 
     /// Burn initialises parameters lazily from one process-wide generator. Seeding,
-    /// construction and initialisation happen under one lock, so models built on other
-    /// threads at the same time (parallel tests, several runs in one process) cannot draw
-    /// from the generator in between.
+    /// construction and initialisation happen while `_generator` holds the lock, so models
+    /// built on other threads at the same time (parallel tests, several runs in one process)
+    /// cannot draw from the generator in between.
     fn initialise(
         config: &ModelConfig,
         spec: &DataSpec,
         seed: Option<u64>,
         device: &B::Device,
+        _generator: &std::sync::MutexGuard<'static, ()>,
     ) -> Self {
-        static INITIALISING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INITIALISING
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(seed) = seed {
             B::seed(device, seed);
         }
@@ -347,10 +356,22 @@ impl<B: Backend> WorldModel<B> {
 
     /// Encodes frames scaled to [-1, 1]: `[N, 3, H, W]` (+ proprio `[N, P]` when fused) → `[N, D]`.
     pub fn encode(&self, frames: Tensor<B, 4>, proprio: Tensor<B, 2>) -> Tensor<B, 2> {
-        let mut z = match &self.encoder {
+        self.embed(self.features(frames), proprio)
+    }
+
+    /// The frame encoder alone, which treats every frame on its own (the part of `encode`
+    /// that data-parallel workers share out): `[N, 3, H, W]` → `[N, D]`.
+    pub fn features(&self, frames: Tensor<B, 4>) -> Tensor<B, 2> {
+        match &self.encoder {
             Encoder::Cnn(cnn) => cnn.forward(frames),
             Encoder::Vit(vit) => vit.forward(frames),
-        };
+        }
+    }
+
+    /// The rest of `encode`: fuses proprioception and runs the projector, whose batch norm
+    /// couples the frames of a batch. Features `[N, D]`, proprio `[N, P]` → latents `[N, D]`.
+    pub fn embed(&self, features: Tensor<B, 2>, proprio: Tensor<B, 2>) -> Tensor<B, 2> {
+        let mut z = features;
         if let Some(fuse) = &self.proprio {
             let [_, p] = proprio.dims();
             let proprio = if self.proprio_columns.len() == p {

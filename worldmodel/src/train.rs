@@ -20,6 +20,7 @@ use crate::data::{Batch, EpisodeStep};
 use crate::evaluate::EvalReport;
 use crate::model::WorldModel;
 use crate::objective::{distance, random_directions, sigreg, vicreg};
+use crate::parallel::{self, worker_devices};
 use crate::trainer::Trainer;
 
 /// What `train` is asked to do.
@@ -39,6 +40,8 @@ pub struct TrainOptions {
     pub stop_after: Option<u64>,
     /// Set from outside (e.g. on Ctrl-C) to stop at the next step with a checkpoint.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Overrides `training.workers` (data-parallel workers).
+    pub workers: Option<usize>,
 }
 
 /// The loss terms of one batch (scalars on the CPU).
@@ -130,6 +133,8 @@ pub struct Learner<B: AutodiffBackend> {
     /// EMA copy of the model, without gradient, run in training mode like the model.
     target: Option<WorldModel<B>>,
     config: WorldModelConfig,
+    /// One device per data-parallel worker (`training.workers`), rank 0's first.
+    devices: Vec<B::Device>,
 }
 
 impl<B: AutodiffBackend> std::fmt::Debug for Learner<B> {
@@ -155,6 +160,7 @@ impl<B: AutodiffBackend> Learner<B> {
             optimizer,
             target,
             config: config.clone(),
+            devices: worker_devices::<B>(device, config.training.workers),
         }
     }
 
@@ -190,14 +196,24 @@ impl<B: AutodiffBackend> Learner<B> {
 
     /// Losses of a batch (with the autodiff graph); `step` seeds the SIGReg directions.
     pub fn losses(&self, batch: &Batch<B>, step: u64) -> (Tensor<B, 1>, StepLosses) {
+        let features = self.model.features(batch.observed.frames.clone()); // [N, D]
+        self.losses_from(features, batch, step)
+    }
+
+    /// Losses of a batch whose frames are already through the encoder: `features` `[N, D]`.
+    /// Everything that couples the frames of the batch happens here.
+    pub(crate) fn losses_from(
+        &self,
+        features: Tensor<B, 2>,
+        batch: &Batch<B>,
+        step: u64,
+    ) -> (Tensor<B, 1>, StepLosses) {
         let objective = &self.config.objective;
         let history = self.config.model.history;
         let (windows, frames) = (batch.windows, batch.frames_per_window);
         let rollout_steps = frames - history;
         let observed = &batch.observed;
-        let z = self
-            .model
-            .encode(observed.frames.clone(), observed.proprio.clone()); // [N, D]
+        let z = self.model.embed(features, observed.proprio.clone()); // [N, D]
         let dim = z.dims()[1];
         let latents = z.clone().reshape([windows, frames, dim]); // [B, F, D]
         let targets = match &self.target {
@@ -289,13 +305,16 @@ impl<B: AutodiffBackend> Learner<B> {
         (total, report)
     }
 
-    /// One optimiser step on `batch` at learning rate `lr`.
-    pub fn step(
-        &mut self,
+    /// The gradient of every parameter for `batch`, with its losses, computed by the
+    /// learner's workers (see [`crate::parallel`]); an error when the loss is not finite.
+    pub fn gradients(
+        &self,
         batch: &Batch<B>,
         step: u64,
-        lr: f64,
-    ) -> Result<StepLosses, WorldModelError> {
+    ) -> Result<(GradientsParams, StepLosses), WorldModelError> {
+        if self.devices.len() > 1 {
+            return parallel::gradients(self, batch, step, &self.devices);
+        }
         let (total, losses) = self.losses(batch, step);
         if !losses.total.is_finite() {
             return Err(WorldModelError::Diverged {
@@ -303,7 +322,20 @@ impl<B: AutodiffBackend> Learner<B> {
                 loss: losses.total,
             });
         }
-        let gradients = GradientsParams::from_grads(total.backward(), &self.model);
+        Ok((
+            GradientsParams::from_grads(total.backward(), &self.model),
+            losses,
+        ))
+    }
+
+    /// One optimiser step on `batch` at learning rate `lr`.
+    pub fn step(
+        &mut self,
+        batch: &Batch<B>,
+        step: u64,
+        lr: f64,
+    ) -> Result<StepLosses, WorldModelError> {
+        let (gradients, losses) = self.gradients(batch, step)?;
         self.model = self.optimizer.step(lr, self.model.clone(), gradients);
         if let (Some(target), AntiCollapse::Ema { momentum }) =
             (self.target.take(), &self.config.objective.anti_collapse)

@@ -199,12 +199,15 @@ fn resolve_run(
         (Some(checkpoint), Some(given)) => {
             let mut given = given.clone();
             given.training.steps = checkpoint.config.training.steps;
+            let workers = given.training.workers;
+            given.training.workers = checkpoint.config.training.workers;
             if given != checkpoint.config {
                 return Err(WorldModelError::ConfigMismatch {
                     checkpoint: checkpoint.dir.clone(),
                 });
             }
-            checkpoint.config.clone()
+            given.training.workers = workers;
+            given
         }
         (Some(checkpoint), None) => checkpoint.config.clone(),
         (None, Some(given)) => given.clone(),
@@ -212,6 +215,16 @@ fn resolve_run(
     };
     if let Some(steps) = options.steps {
         config.training.steps = steps;
+    }
+    if let Some(workers) = options.workers {
+        let batch_size = config.training.batch_size;
+        if workers == 0 || workers > batch_size {
+            return Err(WorldModelError::Workers {
+                workers,
+                batch_size,
+            });
+        }
+        config.training.workers = workers;
     }
     Ok((config, resume))
 }

@@ -143,6 +143,7 @@ pub fn options(
         resume: false,
         stop_after: None,
         interrupt: None,
+        workers: None,
     }
 }
 
