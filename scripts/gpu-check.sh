@@ -36,17 +36,20 @@ else
 fi
 echo "## $device against the CPU backend"
 "$bin" check-device --device "$device"
-# Data-parallel workers: two threads on the CPU and on wgpu's one device, one per GPU on CUDA.
-gpus=2
-if [[ $kind == cuda ]]; then
-    gpus=$(nvidia-smi --list-gpus | wc -l)
-fi
+# Data-parallel workers: two threads on the CPU and on wgpu's default adapter; on CUDA one
+# per GPU from the device's index on (GPUs the driver shows; CUDA_VISIBLE_DEVICES may hide some).
 for on in ${GPU_CHECK_BENCH_DEVICES:-cpu $device}; do
-    workers=1,2
-    if [[ $on == cuda* ]]; then
-        workers=1
-        [[ $gpus -gt 1 ]] && workers=1,$gpus
-    fi
+    case $on in
+        cpu | wgpu) workers=1,2 ;;
+        cuda*)
+            first=0
+            [[ $on == *:* ]] && first=${on#*:}
+            gpus=$(( $(nvidia-smi --query-gpu=index --format=csv,noheader | wc -l) - first ))
+            workers=1
+            [[ $gpus -gt 1 ]] && workers=1,$gpus
+            ;;
+        *) workers=1 ;;
+    esac
     echo "## bench train on $on, workers $workers"
     "$bin" bench train --device "$on" --seconds "$seconds" --workers "$workers"
     echo "## bench plan on $on"

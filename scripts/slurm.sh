@@ -127,13 +127,18 @@ install_packages() {
   [ "$(id -u)" = 0 ] || die "slurm-wlm/munge not installed and not root to install them"
   command -v apt-get >/dev/null || die "slurm-wlm/munge not installed and no apt-get"
   echo "$PROG: installing slurm-wlm munge (missing: ${missing[*]})" >&2
-  apt-get update -qq >/dev/null 2>&1 || die "apt-get update failed"
-  # policy-rc.d (if present) keeps the packages' own services from starting;
-  # without it invoke-rc.d's start fails harmlessly when there is no init.
+  apt-get update -qq >/dev/null || die "apt-get update failed"
+  # On a host with an init system the packages would start and enable their own munged,
+  # slurmctld and slurmd: a policy-rc.d that refuses every start keeps them off.
+  local policy=/usr/sbin/policy-rc.d placed=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && placed=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge \
     >"${TMPDIR:-/tmp}/slurm-apt.$$.log" 2>&1 \
-    || { tail -n 20 "${TMPDIR:-/tmp}/slurm-apt.$$.log" >&2; rm -f "${TMPDIR:-/tmp}/slurm-apt.$$.log"; die "apt-get install slurm-wlm munge failed"; }
+    || { tail -n 20 "${TMPDIR:-/tmp}/slurm-apt.$$.log" >&2; rm -f "${TMPDIR:-/tmp}/slurm-apt.$$.log"; [ -z "$placed" ] || rm -f "$policy"; die "apt-get install slurm-wlm munge failed"; }
   rm -f "${TMPDIR:-/tmp}/slurm-apt.$$.log"
+  [ -z "$placed" ] || rm -f "$policy"
 }
 
 do_start() {
@@ -221,8 +226,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 # How long finished jobs stay in slurmctld (scontrol show job, squeue -t all,
-# and what sbatch --wait reads its exit code from: keep it longer than any
-# array runs, or a failed task purged early is missed and --wait returns 0).
+# sbatch --wait's exit code): longer than any array runs, so no task is purged early.
 MinJobAge=$MIN_JOB_AGE
 SlurmdTimeout=60
 InactiveLimit=0

@@ -214,7 +214,7 @@ fn train_bench<B: AutodiffBackend>(
     for &workers in &worker_counts {
         let mut config = config.clone();
         config.training.workers = workers;
-        let mut timed = Learner::<B>::new(&config, &spec, device);
+        let mut timed = Learner::<B>::new(&config, &spec, device)?;
         let mut step = 0;
         train_s.push(time_per_call(args.seconds, || {
             timed.step(&train, step, 1e-4)?;

@@ -159,7 +159,7 @@ fn run_on<B: AutodiffBackend>(
     batches: &[SyntheticBatch],
     device: &B::Device,
 ) -> Result<Outcome> {
-    let mut learner = Learner::<B>::new(config, spec, device);
+    let mut learner = Learner::<B>::new(config, spec, device)?;
     let mut losses = Vec::with_capacity(batches.len());
     let mut last = None;
     for (step, batch) in batches.iter().enumerate() {

@@ -30,8 +30,8 @@ pub struct SweepArgs {
     /// Runs at once: local processes, or the array's task limit with --slurm.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     jobs: u32,
-    /// Submit the unfinished runs as one Slurm job array (`sbatch --wait`) instead of
-    /// running them here.
+    /// Submit the unfinished runs as one Slurm job array (`sbatch`) and wait for it,
+    /// instead of running them here.
     #[arg(long)]
     slurm: bool,
     /// An option for sbatch, e.g. `--sbatch=--partition=gpu --sbatch=--time=2:00:00`
@@ -133,37 +133,49 @@ fn run_one(exe: &Path, sweep: &Sweep, file: &Path, log: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes the array job's script and submits the `pending` runs with `sbatch --wait`.
+/// Writes the array job's script, submits the `pending` runs as its tasks and waits until
+/// the job has left the queue.
 fn submit_to_slurm(sweep: &Sweep, pending: &[usize], args: &SweepArgs) -> Result<()> {
+    let job_name = format!("prefrontal-{}", sweep.name);
+    let queued = squeue(&["--name", &job_name])?;
+    if let Some(ids) = queued.filter(|ids| !ids.is_empty()) {
+        bail!(
+            "Slurm still holds job(s) of this sweep ({}): wait for them or cancel them (scancel --name={job_name}) before submitting again",
+            ids.join(", ")
+        );
+    }
     let exe = std::env::current_exe().context("finding the prefrontal binary")?;
     let script = sweep.dir.join("slurm.sh");
     let names: Vec<String> = sweep
         .runs
         .iter()
-        .map(|run| format!("'{}'", run.name))
+        .map(|run| shell_quote(&run.name))
         .collect();
     let text = format!(
         "#!/bin/bash\n\
          # Written by `prefrontal sweep`: array task i runs the sweep's i-th resolved experiment.\n\
          runs=({names})\n\
          run=\"${{runs[$SLURM_ARRAY_TASK_ID]}}\"\n\
-         exec '{exe}' run '{dir}'/\"$run.experiment.ron\" --out '{out}' >'{logs}'/\"$run.log\" 2>&1\n",
+         exec {exe} run {dir}/\"$run.experiment.ron\" --out {out} >{logs}/\"$run.log\" 2>&1\n",
         names = names.join(" "),
-        exe = exe.display(),
-        dir = sweep.dir.display(),
-        out = sweep.out.display(),
-        logs = sweep.logs().display(),
+        exe = shell_quote(&exe.display().to_string()),
+        dir = shell_quote(&sweep.dir.display().to_string()),
+        out = shell_quote(&sweep.out.display().to_string()),
+        logs = shell_quote(&sweep.logs().display().to_string()),
     );
     std::fs::write(&script, text).with_context(|| format!("writing {}", script.display()))?;
+    for &index in pending {
+        // A log left by an earlier attempt would be read as this one's.
+        let _ = std::fs::remove_file(sweep.log(&sweep.runs[index]));
+    }
     let tasks: Vec<String> = pending.iter().map(usize::to_string).collect();
+    // `%` starts a file-name pattern in sbatch's --output: `%%` is a literal one.
+    let logs = sweep.logs().display().to_string().replace('%', "%%");
     let submitted = Command::new("sbatch")
         .arg("--parsable")
-        .arg(format!("--job-name=prefrontal-{}", sweep.name))
+        .arg(format!("--job-name={job_name}"))
         .arg(format!("--array={}%{}", tasks.join(","), args.jobs))
-        .arg(format!(
-            "--output={}/slurm-%A_%a.out",
-            sweep.logs().display()
-        ))
+        .arg(format!("--output={logs}/slurm-%A_%a.out"))
         .args(&args.sbatch)
         .arg(&script)
         .stdin(Stdio::null())
@@ -193,25 +205,57 @@ fn submit_to_slurm(sweep: &Sweep, pending: &[usize], args: &SweepArgs) -> Result
     // run finished is read from its folder afterwards, not from Slurm's exit codes.
     let bar = ProgressBar::new_spinner().with_message(format!("waiting for Slurm job {job}"));
     loop {
-        let queued = Command::new("squeue")
-            .args(["--noheader", "--format=%i", "--jobs", &job])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .context("running squeue")?;
-        let remaining = String::from_utf8_lossy(&queued.stdout).lines().count();
-        // squeue fails once the job has left slurmctld's memory.
-        if !queued.status.success() || remaining == 0 {
-            break;
+        match squeue(&["--jobs", &job])? {
+            // The job has left slurmctld's memory: it ended.
+            None => break,
+            Some(lines) if lines.is_empty() => break,
+            Some(lines) => {
+                bar.set_message(format!(
+                    "Slurm job {job}: {} task line(s) queued or running",
+                    lines.len()
+                ));
+            }
         }
-        bar.set_message(format!(
-            "Slurm job {job}: {remaining} task line(s) queued or running"
-        ));
         bar.tick();
-        std::thread::sleep(std::time::Duration::from_secs(1));
+        std::thread::sleep(std::time::Duration::from_secs(POLL_SECONDS));
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// Seconds between two looks at the queue.
+const POLL_SECONDS: u64 = 5;
+
+/// The job ids `squeue` lists for `filter`, or `None` when it says the job id is unknown
+/// (the job has ended); other failures are retried a few times, then an error.
+fn squeue(filter: &[&str]) -> Result<Option<Vec<String>>> {
+    let mut last = String::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_secs(POLL_SECONDS));
+        }
+        let output = Command::new("squeue")
+            .args(["--noheader", "--format=%i"])
+            .args(filter)
+            .stdin(Stdio::null())
+            .output()
+            .context("running squeue: is Slurm installed and on PATH?")?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() {
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            return Ok(Some(stdout.lines().map(str::to_owned).collect()));
+        }
+        if stderr.contains("Invalid job id") {
+            return Ok(None);
+        }
+        last = stderr.trim().to_owned();
+    }
+    bail!("squeue failed five times: {last}")
+}
+
+/// `text` as one single-quoted shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// Names each unfinished run with its log's last line, compares the finished ones, and
@@ -243,7 +287,10 @@ fn report(sweep: &Sweep) -> Result<()> {
                     .find(|l| !l.trim().is_empty())
                     .map(str::to_owned)
             })
-            .unwrap_or_else(|| "no log".to_owned());
+            .unwrap_or_else(|| {
+                "no log yet (a Slurm task's own output is in slurm-*.out beside the logs)"
+                    .to_owned()
+            });
         eprintln!("unfinished: {} — {last} ({})", run.name, log.display());
     }
     bail!(

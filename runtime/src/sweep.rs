@@ -125,6 +125,14 @@ impl Sweep {
                 "a sweep needs at least one --grid 'path=[a,b]'",
             ));
         }
+        for (index, axis) in axes.iter().enumerate() {
+            if axes[..index].iter().any(|other| other.path == axis.path) {
+                return Err(RuntimeError::invalid(format!(
+                    "`{}` is swept twice; give all its values in one --grid",
+                    axis.path
+                )));
+            }
+        }
         let base = Experiment::load(file, set)?;
         let keys = axis_keys(axes);
         let out = absolute(out)?;

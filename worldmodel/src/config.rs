@@ -225,6 +225,18 @@ pub struct TrainingConfig {
     pub workers: usize,
 }
 
+impl TrainingConfig {
+    /// Why `workers` data-parallel workers cannot share this config's batches, if they cannot.
+    pub fn workers_problem(&self, workers: usize) -> Option<String> {
+        (workers == 0 || workers > self.batch_size).then(|| {
+            format!(
+                "{workers} workers: must be between 1 and training.batch_size ({}), since every worker needs a window",
+                self.batch_size
+            )
+        })
+    }
+}
+
 impl Default for TrainingConfig {
     fn default() -> Self {
         TrainingConfig {
@@ -280,15 +292,8 @@ impl RonConfig for WorldModelConfig {
             ));
         }
         positive("training.batch_size", t.batch_size)?;
-        positive("training.workers", t.workers)?;
-        if t.workers > t.batch_size {
-            return Err((
-                "training.workers",
-                format!(
-                    "must not exceed training.batch_size ({}): every worker needs a window, got {}",
-                    t.batch_size, t.workers
-                ),
-            ));
+        if let Some(problem) = t.workers_problem(t.workers) {
+            return Err(("training.workers", problem));
         }
         match &m.encoder {
             EncoderConfig::Cnn { channels } => {

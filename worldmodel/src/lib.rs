@@ -101,15 +101,11 @@ pub enum WorldModelError {
     /// A new run needs a config.
     #[error("a new run needs a config (--config FILE)")]
     NoConfig,
-    /// The workers asked for cannot share a batch.
-    #[error(
-        "{workers} data-parallel workers: must be between 1 and training.batch_size ({batch_size}), since every worker needs a window"
-    )]
+    /// The data-parallel workers asked for cannot share a batch or lack a device.
+    #[error("training.workers: {message}")]
     Workers {
-        /// The workers asked for.
-        workers: usize,
-        /// Windows per batch.
-        batch_size: usize,
+        /// What is wrong.
+        message: String,
     },
     /// The loss became NaN or infinite.
     #[error(

@@ -5,8 +5,9 @@
 //! batch; the gradient of the features goes back to the workers, whose encoder gradients
 //! rank 0 sums in rank order. The loss, the batch statistics and every parameter's gradient
 //! are therefore the one-worker ones up to float rounding, and fixed for a fixed number of
-//! workers. The exchange is a gather and a scatter of `[N, D]` features and one sum of the
-//! encoder's gradients per step, the same on CPU threads and on GPUs.
+//! workers. Each step copies the parameters to every worker (a broadcast, on GPUs), gathers
+//! and scatters `[N, D]` features and sums the encoder's gradients: the same code on CPU
+//! threads and on GPUs.
 
 use std::ops::Range;
 use std::sync::mpsc;
@@ -17,20 +18,41 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend, Device as _, DeviceId, DeviceOps};
 
 use crate::WorldModelError;
+use crate::config::TrainingConfig;
 use crate::data::Batch;
 use crate::model::WorldModel;
 use crate::train::{Learner, StepLosses};
 
-/// The devices of `workers` workers for a run on `device`: worker `r` gets the device of the
-/// same kind with index `i + r`. The CPU has one device, so its workers are threads on it.
-pub fn worker_devices<B: Backend>(device: &B::Device, workers: usize) -> Vec<B::Device> {
+/// The devices of `training.workers` workers for a run on `device`: worker `r` gets the
+/// device of the same kind with index `i + r`. Where a backend has one device of the kind
+/// (the CPU; wgpu's default adapter), every worker is a thread on it. An error when the
+/// batch cannot give every worker a window or a device does not exist.
+pub fn worker_devices<B: Backend>(
+    device: &B::Device,
+    training: &TrainingConfig,
+) -> Result<Vec<B::Device>, WorldModelError> {
+    let workers = training.workers;
+    if let Some(message) = training.workers_problem(workers) {
+        return Err(WorldModelError::Workers { message });
+    }
     let DeviceId { type_id, index_id } = device.id();
-    (0..workers)
+    let devices: Vec<B::Device> = (0..workers)
         .map(|rank| match rank {
             0 => device.clone(),
             _ => B::Device::from_id(DeviceId::new(type_id, index_id + rank as u16)),
         })
-        .collect()
+        .collect();
+    let available = B::device_count(type_id);
+    let distinct = devices.iter().any(|other| other != device);
+    if distinct && usize::from(index_id) + workers > available {
+        return Err(WorldModelError::Workers {
+            message: format!(
+                "{workers} workers on {device:?} need devices {index_id}…{} of its kind, and {available} exist",
+                usize::from(index_id) + workers - 1
+            ),
+        });
+    }
+    Ok(devices)
 }
 
 /// Splits `windows` into `workers` contiguous ranges of sizes differing by at most one,
@@ -67,6 +89,7 @@ pub(crate) fn gradients<B: AutodiffBackend>(
     devices: &[B::Device],
 ) -> Result<(GradientsParams, StepLosses), WorldModelError> {
     let frames = batch.frames_per_window;
+    let home = batch.observed.frames.device();
     std::thread::scope(|scope| {
         let mut links = Vec::with_capacity(devices.len());
         let mut workers = Vec::with_capacity(devices.len());
@@ -85,9 +108,9 @@ pub(crate) fn gradients<B: AutodiffBackend>(
                 .clone()
                 .narrow(0, rows.start, rows.len())
                 .to_device(device); // [n, 3, H, W]
-            let home = batch.observed.frames.device();
+            let home = &home;
             workers.push(
-                scope.spawn(move || encode_share(model, shard, &home, &features_out, &gradient_in)),
+                scope.spawn(move || encode_share(model, shard, home, &features_out, &gradient_in)),
             );
             links.push(Link::<B> {
                 features: features_in,
@@ -129,13 +152,12 @@ pub(crate) fn gradients<B: AutodiffBackend>(
             // A worker that hung up has panicked; its join below passes the panic on.
             let _ = link.gradient.send(share);
         }
-        let home = &batch.observed.frames.device();
         for worker in workers {
             let encoder = match worker.join() {
                 Ok(encoder) => encoder.expect("rank 0 sent every worker its gradient"),
                 Err(panic) => std::panic::resume_unwind(panic),
             };
-            let encoder = encoder.to_device::<B, _>(home, &learner.model);
+            let encoder = encoder.to_device::<B, _>(&home, &learner.model);
             learner.model.visit(&mut AddGradients {
                 into: &mut gradients,
                 from: encoder,
@@ -204,9 +226,24 @@ mod tests {
     }
 
     #[test]
-    fn cpu_workers_share_the_one_cpu_device() {
+    fn cpu_workers_share_the_one_cpu_device_and_need_a_window_each() {
         use burn::backend::flex::FlexDevice;
-        let devices = worker_devices::<burn::backend::Flex>(&FlexDevice, 3);
+        let mut training = TrainingConfig {
+            workers: 3,
+            batch_size: 4,
+            ..TrainingConfig::default()
+        };
+        let devices = worker_devices::<burn::backend::Flex>(&FlexDevice, &training).unwrap();
         assert_eq!(devices, vec![FlexDevice; 3]);
+        for workers in [0, 5] {
+            training.workers = workers;
+            let error = worker_devices::<burn::backend::Flex>(&FlexDevice, &training).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("must be between 1 and training.batch_size (4)"),
+                "{error}"
+            );
+        }
     }
 }

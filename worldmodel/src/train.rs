@@ -146,8 +146,14 @@ impl<B: AutodiffBackend> std::fmt::Debug for Learner<B> {
 }
 
 impl<B: AutodiffBackend> Learner<B> {
-    /// A freshly initialised learner, seeded by `training.seed`.
-    pub fn new(config: &WorldModelConfig, spec: &crate::DataSpec, device: &B::Device) -> Self {
+    /// A freshly initialised learner, seeded by `training.seed`, with `training.workers`
+    /// data-parallel workers; an error when they cannot share a batch or lack a device.
+    pub fn new(
+        config: &WorldModelConfig,
+        spec: &crate::DataSpec,
+        device: &B::Device,
+    ) -> Result<Self, WorldModelError> {
+        let devices = worker_devices::<B>(device, &config.training)?;
         let model = WorldModel::<B>::seeded(&config.model, spec, config.training.seed, device);
         let optimizer = AdamWConfig::new()
             .with_weight_decay(config.training.weight_decay)
@@ -155,13 +161,13 @@ impl<B: AutodiffBackend> Learner<B> {
             .init();
         let target = matches!(config.objective.anti_collapse, AntiCollapse::Ema { .. })
             .then(|| model.clone().no_grad());
-        Learner {
+        Ok(Learner {
             model,
             optimizer,
             target,
             config: config.clone(),
-            devices: worker_devices::<B>(device, config.training.workers),
-        }
+            devices,
+        })
     }
 
     /// The EMA target, when the objective keeps one.

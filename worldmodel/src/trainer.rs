@@ -53,7 +53,7 @@ impl<B: AutodiffBackend> Trainer<B> {
     ) -> Result<Self, WorldModelError> {
         let (config, resume) = resolve_run(options)?;
         let data = TrainingData::load(&options.data, &config, resume.as_ref(), observe)?;
-        let mut learner = Learner::<B>::new(&config, data.episodes.spec(), device);
+        let mut learner = Learner::<B>::new(&config, data.episodes.spec(), device)?;
         let (mut step, mut earlier_s) = (0, 0.0);
         if let Some(checkpoint) = &resume {
             learner = learner.load(&checkpoint.dir, device)?;
@@ -179,7 +179,8 @@ impl<B: AutodiffBackend> Trainer<B> {
 }
 
 /// The resolved config of a run and, when it resumes, its latest checkpoint: a new run must
-/// not overwrite one, a resumed run may only change `training.steps`, `steps` overrides it.
+/// not overwrite one, a resumed run may only change `training.steps` and `training.workers`,
+/// which `steps` and `workers` override.
 fn resolve_run(
     options: &TrainOptions,
 ) -> Result<(WorldModelConfig, Option<Checkpoint>), WorldModelError> {
@@ -217,12 +218,8 @@ fn resolve_run(
         config.training.steps = steps;
     }
     if let Some(workers) = options.workers {
-        let batch_size = config.training.batch_size;
-        if workers == 0 || workers > batch_size {
-            return Err(WorldModelError::Workers {
-                workers,
-                batch_size,
-            });
+        if let Some(message) = config.training.workers_problem(workers) {
+            return Err(WorldModelError::Workers { message });
         }
         config.training.workers = workers;
     }

@@ -48,7 +48,7 @@ fn trained_model() -> (WorldModel<B>, WorldModelConfig) {
         windows: 4,
         frames_per_window: frames,
     };
-    let mut learner = Learner::<Autodiff<B>>::new(&config, &spec, &device);
+    let mut learner = Learner::<Autodiff<B>>::new(&config, &spec, &device).unwrap();
     for step in 0..3 {
         learner.step(&batch, step, 1e-2).unwrap();
     }

@@ -12,7 +12,9 @@ use burn::tensor::Tensor;
 use common::{options, run, small_config, write_toy_dataset};
 use prefrontal_worldmodel::config::AntiCollapse;
 use prefrontal_worldmodel::train::StepLosses;
-use prefrontal_worldmodel::{EpisodeSet, Learner, WorldModel, WorldModelConfig, WorldModelError};
+use prefrontal_worldmodel::{
+    EpisodeSet, Learner, RonConfig, WorldModel, WorldModelConfig, WorldModelError,
+};
 
 type B = Autodiff<Flex>;
 
@@ -83,6 +85,7 @@ fn workers_compute_the_one_worker_loss_and_every_gradient() {
             variance: 1.0,
             covariance: 0.04,
         },
+        AntiCollapse::Ema { momentum: 0.99 },
     ];
     assert!(matches!(objectives[0], AntiCollapse::Sigreg { .. }));
     for anti_collapse in objectives {
@@ -93,7 +96,7 @@ fn workers_compute_the_one_worker_loss_and_every_gradient() {
             let gradients = |workers: usize| {
                 let mut config: WorldModelConfig = config.clone();
                 config.training.workers = workers;
-                let learner = Learner::<B>::new(&config, episodes.spec(), &device);
+                let learner = Learner::<B>::new(&config, episodes.spec(), &device).unwrap();
                 let (gradients, losses) = learner.gradients(&batch, 7).unwrap();
                 (gradient_values(&learner, &gradients), losses)
             };
@@ -115,7 +118,6 @@ fn workers_compute_the_one_worker_loss_and_every_gradient() {
                     ),
                     "{what}: losses {one_losses:?} vs {many_losses:?}"
                 );
-                assert_eq!(one.len(), many.len());
                 for (index, (a, b)) in one.iter().zip(&many).enumerate() {
                     match (a, b) {
                         (Some(a), Some(b)) => assert!(
@@ -154,7 +156,7 @@ fn two_workers_follow_the_one_worker_curve_deterministically_and_resume_with_one
     };
     let one = curve("one", 1);
     let two = curve("two", 2);
-    assert_eq!(one.len(), 24);
+    assert_eq!((one.len(), two.len()), (24, 24));
     for (step, (a, b)) in one.iter().zip(&two).enumerate() {
         assert!(
             (a - b).abs() <= 1e-3 * a.abs(),
@@ -188,6 +190,7 @@ fn two_workers_follow_the_one_worker_curve_deterministically_and_resume_with_one
         .chain(&tail.history)
         .map(|(_, losses, _)| losses.total)
         .collect();
+    assert_eq!(switched.len(), 24);
     assert_eq!(
         &switched[..12],
         &two[..12],
@@ -204,7 +207,7 @@ fn two_workers_follow_the_one_worker_curve_deterministically_and_resume_with_one
 }
 
 #[test]
-fn worker_counts_a_batch_cannot_share_are_refused() {
+fn worker_counts_a_batch_cannot_share_are_refused_from_options_and_configs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     write_toy_dataset(&data, 4, 20, 1);
@@ -213,15 +216,29 @@ fn worker_counts_a_batch_cannot_share_are_refused() {
         asked.workers = Some(workers);
         let error = run(&asked).unwrap_err();
         assert!(
-            matches!(error, WorldModelError::Workers { batch_size: 16, .. }),
+            matches!(error, WorldModelError::Workers { .. }),
             "{workers}: {error}"
         );
         assert!(
             error
                 .to_string()
-                .contains("between 1 and training.batch_size (16)")
+                .contains(&format!(
+                    "training.workers: {workers} workers: must be between 1 and training.batch_size (16)"
+                )),
+            "{error}"
         );
     }
+    let file = dir.path().join("many.ron");
+    let mut config = small_config(2);
+    config.training.workers = 17;
+    std::fs::write(&file, config.to_ron()).unwrap();
+    let error = WorldModelConfig::load(&file).unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "training.workers: 17 workers: must be between 1 and training.batch_size (16)"
+        ),
+        "{error}"
+    );
 }
 
 #[test]

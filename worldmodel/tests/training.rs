@@ -183,7 +183,7 @@ fn the_ema_target_follows_the_online_model_at_its_rate_and_gets_no_gradient() {
     let windows = data.windows(data.train_episodes(), frames, frameskip);
     let device = Default::default();
     let batch = data.batch::<B>(&windows[..8], frames, frameskip, &device);
-    let mut learner = Learner::<B>::new(&config, data.spec(), &device);
+    let mut learner = Learner::<B>::new(&config, data.spec(), &device).unwrap();
     let start = parameters(learner.target().expect("EMA keeps a target"));
     assert!(
         start.values().all(|(_, grad)| !grad),
