@@ -1,29 +1,16 @@
 //! `WorldModel::imagine` (the planners' rollout: shared past computed once, candidates split
 //! over the cores) gives what `WorldModel::rollout` gives on the expanded inputs.
 
+mod common;
+
 use burn::backend::{Autodiff, Flex};
 use burn::module::AutodiffModule;
 use burn::tensor::{Distribution, Tensor};
-use prefrontal_worldmodel::data::{Batch, DataSpec, Frames};
+use common::{SIZE, spec};
+use prefrontal_worldmodel::data::{Batch, Frames};
 use prefrontal_worldmodel::{Learner, WorldModel, WorldModelConfig};
 
 type B = Flex;
-
-const SIZE: usize = 32;
-
-fn spec() -> DataSpec {
-    DataSpec {
-        scene: "synthetic".into(),
-        scene_source: String::new(),
-        camera: "top".to_owned(),
-        height: SIZE,
-        width: SIZE,
-        action_dim: 2,
-        proprio_dim: 4,
-        proprio_names: Vec::new(),
-        state_names: Vec::new(),
-    }
-}
 
 /// The default model after a few large training steps on noise: every weight, the
 /// predictor's zero-initialised output head included, has moved.

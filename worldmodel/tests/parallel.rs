@@ -244,17 +244,7 @@ fn worker_counts_a_batch_cannot_share_are_refused_from_options_and_configs() {
 #[test]
 fn seeded_models_built_on_many_threads_at_once_are_the_serial_one() {
     let config = small_config(1);
-    let spec = prefrontal_worldmodel::DataSpec {
-        scene: "toy".into(),
-        scene_source: String::new(),
-        camera: "top".into(),
-        height: common::SIZE,
-        width: common::SIZE,
-        action_dim: 2,
-        proprio_dim: 4,
-        proprio_names: Vec::new(),
-        state_names: Vec::new(),
-    };
+    let spec = common::spec();
     let device = Default::default();
     /// Every parameter's values in visiting order.
     struct Values(Vec<Vec<f32>>);

@@ -9,12 +9,29 @@ use std::path::Path;
 use burn::backend::{Autodiff, Flex};
 use prefrontal_dataset::{Dataset, Episode, FrameInfo, Header, SpaceInfo};
 use prefrontal_worldmodel::config::{EncoderConfig, PredictorConfig};
-use prefrontal_worldmodel::{TrainOptions, TrainSummary, WorldModelConfig, WorldModelError, train};
+use prefrontal_worldmodel::{
+    DataSpec, TrainOptions, TrainSummary, WorldModelConfig, WorldModelError, train,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Frame side of the toy data.
 pub const SIZE: usize = 32;
+
+/// The shape of synthetic data: `SIZE`² frames, 2-D actions, 4-D proprioception.
+pub fn spec() -> DataSpec {
+    DataSpec {
+        scene: "synthetic".into(),
+        scene_source: String::new(),
+        camera: "top".to_owned(),
+        height: SIZE,
+        width: SIZE,
+        action_dim: 2,
+        proprio_dim: 4,
+        proprio_names: Vec::new(),
+        state_names: Vec::new(),
+    }
+}
 
 fn header() -> Header {
     Header {
