@@ -65,8 +65,9 @@ pub fn run_sweep(args: &SweepArgs) -> Result<()> {
     }
     sweep.write_files()?;
     let total = sweep.runs.len();
-    if pending.is_empty() {
+    let unfinished = if pending.is_empty() {
         eprintln!("sweep {}: all {total} runs are finished", sweep.name);
+        pending
     } else {
         eprintln!(
             "sweep {}: {} of {total} runs to run ({} finished); logs in {}",
@@ -80,8 +81,9 @@ pub fn run_sweep(args: &SweepArgs) -> Result<()> {
         } else {
             run_here(&sweep, &pending, args.jobs as usize)?;
         }
-    }
-    report(&sweep)
+        sweep.pending()?
+    };
+    report(&sweep, &unfinished)
 }
 
 /// Runs `pending` as child processes, `jobs` at a time, each writing its log.
@@ -258,10 +260,9 @@ fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-/// Names each unfinished run with its log's last line, compares the finished ones, and
-/// fails when any run is unfinished.
-fn report(sweep: &Sweep) -> Result<()> {
-    let pending = sweep.pending()?;
+/// Names each run of `pending` (the unfinished ones) with its log's last line, compares the
+/// others, and fails when any run is unfinished.
+fn report(sweep: &Sweep, pending: &[usize]) -> Result<()> {
     let finished: Vec<String> = sweep
         .run_dirs()
         .iter()
@@ -276,7 +277,7 @@ fn report(sweep: &Sweep) -> Result<()> {
     if pending.is_empty() {
         return Ok(());
     }
-    for &index in &pending {
+    for &index in pending {
         let run = &sweep.runs[index];
         let log = sweep.log(run);
         let last = std::fs::read_to_string(&log)
