@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source scripts/libtorch.sh
 cluster="${TMPDIR:-/tmp}/prefrontal-slurm"
 mkdir -p "$(dirname "$cluster")"
 if ! exports=$(bash scripts/slurm.sh start "$cluster" 2>"$cluster.log"); then
@@ -15,5 +16,5 @@ if ! exports=$(bash scripts/slurm.sh start "$cluster" 2>"$cluster.log"); then
 fi
 trap 'bash scripts/slurm.sh stop "$cluster"' EXIT
 eval "$exports"
-cargo test --workspace --locked --features wgpu --test experiment -- \
+cargo test --workspace --locked --features "$PREFRONTAL_TEST_FEATURES" --test experiment -- \
     --ignored --exact a_sweep_runs_through_slurm_as_a_job_array

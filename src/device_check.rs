@@ -1,6 +1,7 @@
-//! `prefrontal check-device`: a GPU backend against the CPU backend. Both train a few steps
-//! from the same seeded model on the same batches, then plan from the same latents with
-//! every planner; the losses and plans must agree within stated tolerances.
+//! `prefrontal check-device`: another backend (a GPU's, or LibTorch's) against the CPU
+//! backend (`flex`). Both train a few steps from the same seeded model on the same batches,
+//! then plan from the same latents with every planner; the losses and plans must agree
+//! within stated tolerances.
 
 use anyhow::{Result, bail};
 use burn::module::AutodiffModule;
@@ -27,7 +28,7 @@ const ENERGY_TOLERANCE: f32 = 2e-2;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckDeviceArgs {
-    /// The device to check against the CPU: cuda, cuda:N, wgpu or wgpu:N.
+    /// The device to check against the CPU: cuda, cuda:N, wgpu, wgpu:N or libtorch.
     #[arg(long)]
     device: Device,
     /// Optimiser steps on each backend.
@@ -43,7 +44,7 @@ const SIZE: usize = 32;
 
 pub fn run_check_device(args: &CheckDeviceArgs) -> Result<()> {
     if args.device.kind == DeviceKind::Cpu {
-        bail!("--device: give the GPU backend to check against the CPU (cuda, cuda:N, wgpu)");
+        bail!("--device: give the backend to check against the CPU (cuda, cuda:N, wgpu, libtorch)");
     }
     if args.steps == 0 {
         bail!("--steps must be at least 1");

@@ -61,8 +61,8 @@ enum Command {
     /// Run an experiment over a grid of values (here N at a time, or as a Slurm job array);
     /// only unfinished runs run again, finished ones are compared.
     Sweep(sweep::SweepArgs),
-    /// Check a GPU backend against the CPU: train and plan a few steps on both from the same
-    /// seeded model and compare (exit status 1 beyond the tolerances).
+    /// Check a backend (a GPU's, LibTorch's) against the CPU's: train and plan a few steps on
+    /// both from the same seeded model and compare (exit status 1 beyond the tolerances).
     CheckDevice(device_check::CheckDeviceArgs),
     /// Measure throughput and print a table.
     Bench {

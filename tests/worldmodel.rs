@@ -1,4 +1,5 @@
-//! The world model through the binary: kill or Ctrl-C and resume, mismatched data.
+//! The world model through the binary: kill or Ctrl-C and resume, mismatched data, other
+//! backends.
 
 mod common;
 
@@ -206,4 +207,37 @@ fn the_gpu_check_passes_on_the_wgpu_backend() {
     ] {
         assert!(out.contains(expected), "{expected}:\n{out}");
     }
+}
+
+/// LibTorch's backend (`--features libtorch`, built by `scripts/test.sh`): it trains and plans
+/// as the CPU backend does (`check-device`), and the same seed repeats its losses to the bit.
+#[cfg(feature = "libtorch")]
+#[test]
+fn the_libtorch_backend_agrees_with_the_cpu_and_repeats_itself() {
+    let checked = run_ok(&["check-device", "--device", "libtorch"]);
+    assert!(
+        checked.contains("| loss, step 5 |") && checked.contains("libtorch agrees with the CPU"),
+        "{checked}"
+    );
+    let dir = scratch("reach-libtorch");
+    let data = collect(&dir, "4");
+    let config = dir.join("small.ron");
+    std::fs::write(
+        &config,
+        "(model: (encoder: Cnn(channels: [8, 16, 16, 16]), latent_dim: 32, projector: Some(64)),
+          training: (steps: 6, batch_size: 8, eval_every: 1000, log_every: 1))",
+    )
+    .unwrap();
+    let losses = |name: &str| {
+        let out = dir.join(name);
+        let mut args = train_args(&data, config.to_str().unwrap(), out.to_str().unwrap());
+        args.extend(["--device", "libtorch"]);
+        run_ok(&args);
+        scalars(&events_in(&out), "train/loss")
+    };
+    let (first, second) = (losses("first"), losses("second"));
+    assert_eq!(first.len(), 6, "{first:?}");
+    let bits = |losses: &[(i64, f32)]| losses.iter().map(|(_, l)| l.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&first), bits(&second), "{first:?} vs {second:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

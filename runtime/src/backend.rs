@@ -27,8 +27,8 @@ pub struct UnavailableBackend {
     pub kind: DeviceKind,
 }
 
-/// Runs `task` with the backend `device` names (CPU: Burn's `flex`; `cuda` and `wgpu` when
-/// built with those cargo features).
+/// Runs `task` with the backend `device` names (CPU: Burn's `flex`; `cuda`, `wgpu` and
+/// `libtorch` when built with those cargo features).
 pub fn on_device<T: BackendTask>(
     device: impl Into<Device>,
     task: T,
@@ -51,6 +51,12 @@ pub fn on_device<T: BackendTask>(
             };
             Ok(task.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(&wgpu))
         }
+        #[cfg(feature = "libtorch")]
+        DeviceKind::LibTorch => Ok(
+            task.run::<burn::backend::Autodiff<burn::backend::LibTorch>>(
+                &burn::backend::libtorch::LibTorchDevice::Cpu,
+            ),
+        ),
         #[allow(unreachable_patterns)]
         kind => Err(UnavailableBackend { kind }),
     }

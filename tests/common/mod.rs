@@ -173,13 +173,13 @@ pub fn count_near(pixels: &[[u8; 3]], color: [u8; 3], tolerance: u8) -> usize {
         .count()
 }
 
-/// `prefrontal train` on `data` with the world-model `config` into `out`, `steps` long
-/// when given (the config's otherwise); it must succeed.
 /// The arguments of `prefrontal train` on `data` with `config` into the run folder `out`.
 pub fn train_args<'a>(data: &'a str, config: &'a str, out: &'a str) -> Vec<&'a str> {
     vec!["train", "--data", data, "--config", config, "--out", out]
 }
 
+/// `prefrontal train` on `data` with the world-model `config` into `out`, `steps` long
+/// when given (the config's otherwise); it must succeed.
 pub fn train(data: &str, config: &str, out: &str, steps: Option<&str>) -> String {
     let mut args = train_args(data, config, out);
     if let Some(steps) = steps {

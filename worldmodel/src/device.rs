@@ -15,6 +15,8 @@ pub enum DeviceKind {
     Cuda,
     /// Any GPU through wgpu (cargo feature `wgpu`).
     Wgpu,
+    /// PyTorch's C++ library on the CPU through burn-tch (cargo feature `libtorch`).
+    LibTorch,
 }
 
 impl fmt::Display for DeviceKind {
@@ -23,6 +25,7 @@ impl fmt::Display for DeviceKind {
             DeviceKind::Cpu => "cpu",
             DeviceKind::Cuda => "cuda",
             DeviceKind::Wgpu => "wgpu",
+            DeviceKind::LibTorch => "libtorch",
         })
     }
 }
@@ -35,14 +38,15 @@ impl FromStr for DeviceKind {
             "cpu" => Ok(DeviceKind::Cpu),
             "cuda" => Ok(DeviceKind::Cuda),
             "wgpu" => Ok(DeviceKind::Wgpu),
+            "libtorch" => Ok(DeviceKind::LibTorch),
             other => Err(format!(
-                "unknown device `{other}`; expected cpu, cuda or wgpu"
+                "unknown device `{other}`; expected cpu, cuda, wgpu or libtorch"
             )),
         }
     }
 }
 
-/// A backend and which of its devices: `cpu`, `cuda`, `cuda:1`, `wgpu`, `wgpu:0`.
+/// A backend and which of its devices: `cpu`, `cuda`, `cuda:1`, `wgpu`, `wgpu:0`, `libtorch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Device {
     /// The backend.
@@ -81,9 +85,9 @@ impl FromStr for Device {
             None => (text, None),
         };
         let kind = kind.parse::<DeviceKind>()?;
-        if kind == DeviceKind::Cpu && index.is_some() {
+        if matches!(kind, DeviceKind::Cpu | DeviceKind::LibTorch) && index.is_some() {
             return Err(format!(
-                "the CPU backend has one device: `cpu`, not `{text}`"
+                "the {kind} backend runs on the CPU, one device: `{kind}`, not `{text}`"
             ));
         }
         Ok(Device { kind, index })
@@ -101,13 +105,18 @@ mod tests {
             ("cuda", DeviceKind::Cuda, None),
             ("cuda:1", DeviceKind::Cuda, Some(1)),
             ("WGPU:0", DeviceKind::Wgpu, Some(0)),
+            ("libtorch", DeviceKind::LibTorch, None),
         ] {
             let device: Device = text.parse().unwrap();
             assert_eq!(device, Device { kind, index }, "{text}");
             assert_eq!(device.to_string(), text.to_ascii_lowercase());
         }
         for (text, problem) in [
-            ("cpu:0", "the CPU backend has one device"),
+            (
+                "cpu:0",
+                "the cpu backend runs on the CPU, one device: `cpu`",
+            ),
+            ("libtorch:1", "one device: `libtorch`"),
             ("cuda:x", "is not a device index"),
             ("cuda:-1", "is not a device index"),
             ("tpu", "unknown device `tpu`"),
