@@ -9,7 +9,7 @@ use prefrontal_sim::observation::STATE_PER_BODY;
 use prefrontal_sim::{Action, Observation, Scene, SimError, VecEnv};
 
 use crate::AgentError;
-use crate::model::{LatentModel, LatentSpec, latest_and_imagined, state_latents};
+use crate::model::{LatentModel, LatentSpec, latest_and_imagined};
 
 /// One batch of imagined rollouts for the simulator thread.
 struct Request {
@@ -40,8 +40,24 @@ fn component_weights(state_dim: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Writes the oracle's latent of `state` into `latent`: the state times `weights`, each
+/// body's rotation quaternion with `w ≥ 0`. `q` and `-q` are the same rotation, and a body
+/// that turned all the way round comes back as `-q`: without the sign chosen, an arm that
+/// swung the long way to its goal would be as far from it as it can be.
+fn write_latent(state: &[f32], weights: &[f32], latent: &mut [f32]) {
+    for ((value, w), x) in latent.iter_mut().zip(weights).zip(state) {
+        *value = x * w;
+    }
+    for body in latent.chunks_exact_mut(STATE_PER_BODY) {
+        // Position [0, 3), quaternion [x, y, z, w] at [3, 7).
+        if body[6] < 0.0 {
+            body[3..7].iter_mut().for_each(|q| *q = -*q);
+        }
+    }
+}
+
 /// A "latent model" whose latent is the privileged state (velocities weighted by
-/// [`VELOCITY_WEIGHT`]) and whose rollout steps real physics: every candidate gets its own
+/// [`VELOCITY_WEIGHT`], rotations with one sign) and whose rollout steps real physics: every candidate gets its own
 /// world, restored to the observed state. The planners run on it unchanged, which makes it
 /// the upper bound a learned model can reach. The worlds live on a thread of their own (a
 /// Bevy `App` stays on its thread).
@@ -49,7 +65,6 @@ fn component_weights(state_dim: usize) -> Vec<f32> {
 pub struct SimulatorModel<B: Backend> {
     requests: Mutex<Sender<Request>>,
     spec: LatentSpec,
-    components: Vec<usize>,
     weights: Vec<f32>,
     device: B::Device,
 }
@@ -83,7 +98,6 @@ impl<B: Backend> SimulatorModel<B> {
         SimulatorModel {
             requests: Mutex::new(requests),
             spec,
-            components: (0..state_dim).collect(),
             weights,
             device: device.clone(),
         }
@@ -138,10 +152,7 @@ fn simulate(
         }
         for world in 0..n {
             let state = &env.sim().slot(world).expect("reset").observation.state;
-            let latent = out[(world * k + step) * s..][..s].iter_mut();
-            for ((value, w), x) in latent.zip(weights).zip(state) {
-                *value = x * w;
-            }
+            write_latent(state, weights, &mut out[(world * k + step) * s..][..s]);
         }
     }
     Ok(out)
@@ -157,9 +168,22 @@ impl<B: Backend> LatentModel<B> for SimulatorModel<B> {
     }
 
     fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError> {
-        let states = state_latents::<B>(observations, &self.components, &self.device)?; // [N, S]
-        let weights = Tensor::<B, 1>::from_floats(self.weights.as_slice(), &self.device);
-        Ok(states * weights.unsqueeze_dim(0))
+        let s = self.spec.latent_dim;
+        let mut latents = vec![0f32; observations.len() * s]; // [N, S]
+        for (observation, latent) in observations.iter().zip(latents.chunks_exact_mut(s)) {
+            let len = observation.state.len();
+            if len < s {
+                return Err(AgentError::NoState {
+                    component: s - 1,
+                    len,
+                });
+            }
+            write_latent(&observation.state[..s], &self.weights, latent);
+        }
+        Ok(Tensor::from_data(
+            TensorData::new(latents, [observations.len(), s]),
+            &self.device,
+        ))
     }
 
     fn rollout(
