@@ -57,8 +57,8 @@ fn write_latent(state: &[f32], weights: &[f32], latent: &mut [f32]) {
 }
 
 /// A "latent model" whose latent is the privileged state (velocities weighted by
-/// [`VELOCITY_WEIGHT`], rotations with one sign) and whose rollout steps real physics: every candidate gets its own
-/// world, restored to the observed state. The planners run on it unchanged, which makes it
+/// [`VELOCITY_WEIGHT`], rotations with one sign) and whose rollout steps real physics:
+/// every candidate gets its own world, restored to the observed state. The planners run on it unchanged, which makes it
 /// the upper bound a learned model can reach. The worlds live on a thread of their own (a
 /// Bevy `App` stays on its thread).
 #[derive(Debug)]
