@@ -3,8 +3,9 @@
 # expects, comes from PyPI into a venv under ~/.cache (PyPI's wheel is the CUDA build:
 # about 6.8 GB installed, minutes to download; only its CPU part is used here). Then it
 # exports what torch-sys builds against (LIBTORCH_USE_PYTORCH with that venv's python first
-# on PATH) and LD_LIBRARY_PATH, which test binaries need to load libtorch (the `prefrontal`
-# binary itself records the path, see build.rs). PREFRONTAL_TORCH_VENV picks another venv.
+# on PATH), torch's library folder as PREFRONTAL_TORCH_LIB (which build.rs records in the
+# `prefrontal` binary) and LD_LIBRARY_PATH, which test binaries need to load libtorch.
+# PREFRONTAL_TORCH_VENV picks another venv.
 prefrontal_torch_venv="${PREFRONTAL_TORCH_VENV:-$HOME/.cache/prefrontal-torch-venv}"
 if ! "$prefrontal_torch_venv/bin/python" -c "import torch; assert torch.__version__.startswith('2.9.0')" 2>/dev/null; then
     if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
@@ -21,5 +22,6 @@ if ! "$prefrontal_torch_venv/bin/python" -c "import torch; assert torch.__versio
 fi
 export LIBTORCH_USE_PYTORCH=1
 export PATH="$prefrontal_torch_venv/bin:$PATH"
-prefrontal_torch_lib="$("$prefrontal_torch_venv/bin/python" -c 'import pathlib, torch; print(pathlib.Path(torch.__file__).parent / "lib")')"
-export LD_LIBRARY_PATH="$prefrontal_torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+PREFRONTAL_TORCH_LIB="$("$prefrontal_torch_venv/bin/python" -c 'import pathlib, torch; print(pathlib.Path(torch.__file__).parent / "lib")')"
+export PREFRONTAL_TORCH_LIB
+export LD_LIBRARY_PATH="$PREFRONTAL_TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
