@@ -3,6 +3,7 @@
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 
+use bevy::math::{Mat3, Quat, Vec3};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use prefrontal_sim::observation::STATE_PER_BODY;
@@ -27,37 +28,55 @@ struct Request {
 /// goal is not charged for its speed.
 pub const VELOCITY_WEIGHT: f32 = 0.01;
 
-/// Per state component: 1 for positions and rotations, [`VELOCITY_WEIGHT`] for velocities.
-fn component_weights(state_dim: usize) -> Vec<f32> {
-    (0..state_dim)
-        .map(|i| {
-            if i % STATE_PER_BODY < 7 {
-                1.0
-            } else {
-                VELOCITY_WEIGHT
-            }
-        })
-        .collect()
-}
+/// Values per body in the oracle's latent: position `[x, y, z]`, rotation as the body's
+/// x and y axes in the world `[x₁, x₂, x₃, y₁, y₂, y₃]`, then linear and angular velocity
+/// times [`VELOCITY_WEIGHT`].
+pub const LATENT_PER_BODY: usize = 15;
 
-/// Writes the oracle's latent of `state` into `latent`: the state times `weights`, each
-/// body's rotation quaternion with `w ≥ 0`. `q` and `-q` are the same rotation, and a body
-/// that turned all the way round comes back as `-q`: without the sign chosen, an arm that
-/// swung the long way to its goal would be as far from it as it can be.
-fn write_latent(state: &[f32], weights: &[f32], latent: &mut [f32]) {
-    for ((value, w), x) in latent.iter_mut().zip(weights).zip(state) {
-        *value = x * w;
-    }
-    for body in latent.chunks_exact_mut(STATE_PER_BODY) {
-        // Position [0, 3), quaternion [x, y, z, w] at [3, 7).
-        if body[6] < 0.0 {
-            body[3..7].iter_mut().for_each(|q| *q = -*q);
+/// Writes the oracle's latent of `state` (13 values per body) into `latent` (15 per body).
+///
+/// A rotation is written as two columns of its matrix rather than as its quaternion: the
+/// matrix is continuous in the rotation, while a quaternion's sign jumps where a body turns
+/// through half a turn, and an arm that swung the long way to its goal, or whose elbow
+/// folded past it, would sit in a false minimum of the distance on the jump's far side.
+fn write_latent(state: &[f32], latent: &mut [f32]) {
+    for (body, out) in state
+        .chunks_exact(STATE_PER_BODY)
+        .zip(latent.chunks_exact_mut(LATENT_PER_BODY))
+    {
+        let rotation = Mat3::from_quat(Quat::from_slice(&body[3..7]).normalize());
+        out[0..3].copy_from_slice(&body[0..3]);
+        out[3..6].copy_from_slice(&rotation.x_axis.to_array());
+        out[6..9].copy_from_slice(&rotation.y_axis.to_array());
+        for (value, velocity) in out[9..15].iter_mut().zip(&body[7..13]) {
+            *value = velocity * VELOCITY_WEIGHT;
         }
     }
 }
 
-/// A "latent model" whose latent is the privileged state (velocities weighted by
-/// [`VELOCITY_WEIGHT`], rotations with one sign) and whose rollout steps real physics:
+/// The state (13 values per body) of an oracle latent: the inverse of [`write_latent`].
+fn state_of(latent: &[f32], state: &mut [f32]) {
+    for (body, out) in latent
+        .chunks_exact(LATENT_PER_BODY)
+        .zip(state.chunks_exact_mut(STATE_PER_BODY))
+    {
+        // Gram–Schmidt: an imagined latent's axes are exactly orthonormal only up to
+        // rounding.
+        let x = Vec3::from_slice(&body[3..6]).normalize();
+        let y = Vec3::from_slice(&body[6..9])
+            .reject_from_normalized(x)
+            .normalize();
+        let rotation = Quat::from_mat3(&Mat3::from_cols(x, y, x.cross(y)));
+        out[0..3].copy_from_slice(&body[0..3]);
+        out[3..7].copy_from_slice(&rotation.to_array());
+        for (value, velocity) in out[7..13].iter_mut().zip(&body[9..15]) {
+            *value = velocity / VELOCITY_WEIGHT;
+        }
+    }
+}
+
+/// A "latent model" whose latent is the privileged state (rotations as matrix columns,
+/// velocities weighted by [`VELOCITY_WEIGHT`]) and whose rollout steps real physics:
 /// every candidate gets its own world, restored to the observed state. The planners run on it unchanged, which makes it
 /// the upper bound a learned model can reach. The worlds live on a thread of their own (a
 /// Bevy `App` stays on its thread).
@@ -65,31 +84,29 @@ fn write_latent(state: &[f32], weights: &[f32], latent: &mut [f32]) {
 pub struct SimulatorModel<B: Backend> {
     requests: Mutex<Sender<Request>>,
     spec: LatentSpec,
-    weights: Vec<f32>,
     device: B::Device,
 }
 
 impl<B: Backend> SimulatorModel<B> {
     /// Simulates `scene` with `frameskip` simulator steps per model step.
     pub fn new(scene: Arc<Scene>, frameskip: usize, device: &B::Device) -> Self {
-        let state_dim = prefrontal_sim::observation::ObservationLayout::new(&scene)
+        let bodies = prefrontal_sim::observation::ObservationLayout::new(&scene)
             .state_names
-            .len();
+            .len()
+            / STATE_PER_BODY;
         let spec = LatentSpec {
-            latent_dim: state_dim,
+            latent_dim: bodies * LATENT_PER_BODY,
             action_dim: scene.action_dim(),
             frameskip,
             history: 1,
         };
-        let weights = component_weights(state_dim);
-        let thread_weights = weights.clone();
         let (requests, inbox) = channel::<Request>();
         std::thread::Builder::new()
             .name("oracle-simulator".into())
             .spawn(move || {
                 let mut worlds: Option<VecEnv> = None;
                 for request in inbox {
-                    let result = simulate(&scene, &mut worlds, &request, spec, &thread_weights);
+                    let result = simulate(&scene, &mut worlds, &request, spec);
                     // The caller may have given up waiting; nothing to do then.
                     let _ = request.reply.send(result);
                 }
@@ -98,20 +115,18 @@ impl<B: Backend> SimulatorModel<B> {
         SimulatorModel {
             requests: Mutex::new(requests),
             spec,
-            weights,
             device: device.clone(),
         }
     }
 }
 
 /// Steps one world per candidate from its start latent; returns the latents after every
-/// model step, `[N, K, S]` (states times `weights`).
+/// model step, `[N, K, S]`.
 fn simulate(
     scene: &Scene,
     worlds: &mut Option<VecEnv>,
     request: &Request,
     spec: LatentSpec,
-    weights: &[f32],
 ) -> Result<Vec<f32>, SimError> {
     let (n, k, a) = (request.samples, request.steps, spec.action_dim);
     if worlds.as_ref().is_none_or(|env| env.num_envs() < n) {
@@ -123,8 +138,9 @@ fn simulate(
     }
     let env = worlds.as_mut().expect("built above");
     let s = spec.latent_dim;
+    let mut state = vec![0f32; s / LATENT_PER_BODY * STATE_PER_BODY];
     for (world, latent) in request.states.chunks_exact(s).enumerate() {
-        let state: Vec<f32> = latent.iter().zip(weights).map(|(v, w)| v / w).collect();
+        state_of(latent, &mut state);
         env.restore_state(world, &state)?;
     }
     let neutral: Vec<f32> = scene
@@ -152,7 +168,7 @@ fn simulate(
         }
         for world in 0..n {
             let state = &env.sim().slot(world).expect("reset").observation.state;
-            write_latent(state, weights, &mut out[(world * k + step) * s..][..s]);
+            write_latent(state, &mut out[(world * k + step) * s..][..s]);
         }
     }
     Ok(out)
@@ -169,16 +185,17 @@ impl<B: Backend> LatentModel<B> for SimulatorModel<B> {
 
     fn encode(&self, observations: &[&Observation]) -> Result<Tensor<B, 2>, AgentError> {
         let s = self.spec.latent_dim;
+        let state_dim = s / LATENT_PER_BODY * STATE_PER_BODY;
         let mut latents = vec![0f32; observations.len() * s]; // [N, S]
         for (observation, latent) in observations.iter().zip(latents.chunks_exact_mut(s)) {
             let len = observation.state.len();
-            if len < s {
+            if len < state_dim {
                 return Err(AgentError::NoState {
-                    component: s - 1,
+                    component: state_dim - 1,
                     len,
                 });
             }
-            write_latent(&observation.state[..s], &self.weights, latent);
+            write_latent(&observation.state[..state_dim], latent);
         }
         Ok(Tensor::from_data(
             TensorData::new(latents, [observations.len(), s]),

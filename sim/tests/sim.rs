@@ -313,8 +313,10 @@ fn trajectory_offset_goals_are_reached_by_replaying_the_scripted_actions() {
             assert_eq!(actions.len(), 25);
             let (_, info) = env.reset_to(0, episode.clone()).unwrap();
             assert_eq!(info.seed, seed);
-            // Replayed without ending at success, the actions bring the world exactly to
-            // where the controller was.
+            // Replayed without ending at success, the actions bring the world to where the
+            // controller was, to a couple of millimetres: the goal's target is placed by
+            // forward kinematics from its joint angles, and an arm pressed against
+            // `reacher_post`'s post stretches its (impulse) joints by about a millimetre.
             env.set_endless(true);
             let mut last = None;
             for action in &actions {
@@ -323,7 +325,7 @@ fn trajectory_offset_goals_are_reached_by_replaying_the_scripted_actions() {
             env.set_endless(false);
             let info = last.unwrap().info;
             assert!(
-                info.success && info.distance < 1e-3,
+                info.success && info.distance < 2e-3,
                 "{name} seed {seed}: replaying ends {} m from the goal",
                 info.distance
             );

@@ -82,8 +82,10 @@ pub enum RenderError {
         /// Tile height.
         height: u32,
     },
-    /// The renderer never produced a complete frame.
-    #[error("the renderer produced no complete frame after {0} warm-up updates")]
+    /// The renderer never produced a complete frame: every tile stayed one colour.
+    #[error(
+        "the renderer produced no complete frame after {0} warm-up updates (every tile stayed one colour; a camera that sees only the floor looks the same before the first reset: let each camera see the arena's walls)"
+    )]
     NotReady(u32),
     /// wgpu found no GPU adapter (no Vulkan driver installed, or none that loads).
     #[error(
