@@ -511,6 +511,7 @@ impl PreparedExperiment {
                 step_limit: e.evaluation.protocol.budget(&self.scene),
             },
             agent: e.agent.planner.name().to_owned(),
+            inputs: checkpoint.config.model.inputs().to_owned(),
             contenders,
             world_model,
             training_wall_s: checkpoint.state.elapsed_s,

@@ -40,6 +40,18 @@ pub struct ModelConfig {
     pub fuse_velocities: bool,
 }
 
+impl ModelConfig {
+    /// What the model reads besides actions, for reports: `pixels`, `pixels + proprioception`
+    /// or `pixels + proprioception (positions)`.
+    pub fn inputs(&self) -> &'static str {
+        match (self.use_proprio, self.fuse_velocities) {
+            (false, _) => "pixels",
+            (true, true) => "pixels + proprioception",
+            (true, false) => "pixels + proprioception (positions)",
+        }
+    }
+}
+
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {

@@ -82,7 +82,9 @@ impl ProbeScore {
 }
 
 /// Privileged-state components a probe predicts: every position component (`*.pos.*`) that varies
-/// in the training rows. `state` is `[rows, names.len()]`.
+/// by more than a centimetre in the training rows (a body held at one height by joints
+/// wobbles by a millimetre or two when pressed against an obstacle, too little to see in a
+/// frame, and its R² would be noise). `state` is `[rows, names.len()]`.
 pub fn probe_targets(names: &[String], state: &[f32]) -> Vec<usize> {
     let width = names.len();
     (0..width)
@@ -92,7 +94,7 @@ pub fn probe_targets(names: &[String], state: &[f32]) -> Vec<usize> {
             let (low, high) = column.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
                 (lo.min(v), hi.max(v))
             });
-            high - low > 1e-4
+            high - low > 1e-2
         })
         .collect()
 }
@@ -258,4 +260,24 @@ fn standardise(m: &DMatrix<f64>, mean: &[f64], std: &[f64]) -> DMatrix<f64> {
             (m[(i, j)] - mean[j]) / std[j]
         }
     })
+}
+
+#[cfg(test)]
+mod probe_target_tests {
+    use super::probe_targets;
+
+    #[test]
+    fn probe_targets_are_the_positions_that_move_by_more_than_a_centimetre() {
+        let names: Vec<String> = ["arm.pos.x", "arm.pos.y", "arm.vel.x", "post.pos.z"]
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        // Rows: [arm.pos.x, arm.pos.y (a 2 mm wobble), arm.vel.x, post.pos.z (fixed)].
+        let state = [
+            0.0, 0.170, 1.0, 0.5, //
+            0.4, 0.172, -1.0, 0.5, //
+            -0.3, 0.171, 0.0, 0.5,
+        ];
+        assert_eq!(probe_targets(&names, &state), vec![0]);
+    }
 }

@@ -105,6 +105,10 @@ pub struct RunSummary {
     pub protocol: ProtocolFacts,
     /// The agent's contender name (`cem`, `mppi`, `gd`).
     pub agent: String,
+    /// What the world model reads besides actions (`pixels`, `pixels + proprioception`);
+    /// empty in summaries written before it was recorded.
+    #[serde(default)]
+    pub inputs: String,
     /// The agent first, then the baselines.
     pub contenders: Vec<EvalSummary>,
     /// The world model on validation episodes.
@@ -129,9 +133,10 @@ impl RunSummary {
             .map(|c| (c.name.clone(), c.successes, c.episodes))
             .collect();
         format!(
-            "{} seed {}: {}; probe R² {:.3}, {:.0} ms planning per action",
+            "{} seed {} ({}): {}; probe R² {:.3}, {:.0} ms planning per action",
             self.experiment,
             self.seed,
+            self.inputs,
             versus_line(&tallies),
             self.world_model.probe_r2,
             self.agent().plan_ms_per_action,
@@ -169,7 +174,8 @@ impl RunSummary {
             .map(|(h, e)| format!("h{h} {e:.4}"))
             .collect();
         out += &format!(
-            "\n## World model\n\nAfter {} steps ({:.0} s of training): validation prediction loss {:.4} against {:.4} for \"no change\"; open-loop rollout error {}; latent std {:.3}, effective rank {:.1}; probe R² {:.3} (",
+            "\n## World model\n\nInputs: {} and actions. After {} steps ({:.0} s of training): validation prediction loss {:.4} against {:.4} for \"no change\"; open-loop rollout error {}; latent std {:.3}, effective rank {:.1}; probe R² {:.3} (",
+            self.inputs,
             w.step,
             self.training_wall_s,
             w.loss_pred,
@@ -353,12 +359,13 @@ pub fn compare(runs: &[RunSummary]) -> String {
             }
         }
     }
-    let mut out =
-        String::from("| experiment | seeds | agent | success (pooled) | success per seed |");
+    let mut out = String::from(
+        "| experiment | seeds | inputs | agent | success (pooled) | success per seed |",
+    );
     for b in &baselines {
         out += &format!(" {b} |");
     }
-    out += " probe R² | val. prediction loss | planning ms per action | training s |\n|---|---|---|---:|---:|";
+    out += " probe R² | val. prediction loss | planning ms per action | training s |\n|---|---|---|---|---:|---:|";
     out += &"---:|".repeat(baselines.len() + 4);
     out += "\n";
     for (name, group) in groups {
@@ -374,17 +381,20 @@ pub fn compare(runs: &[RunSummary]) -> String {
         };
         let mut agents: Vec<&str> = group.iter().map(|r| r.agent.as_str()).collect();
         agents.dedup();
+        let mut inputs: Vec<&str> = group.iter().map(|r| r.inputs.as_str()).collect();
+        inputs.dedup();
         let per_seed: Vec<f64> = group
             .iter()
             .map(|r| 100.0 * r.agent().success_rate)
             .collect();
         out += &format!(
-            "| {name} | {} | {} | {} | {}% |",
+            "| {name} | {} | {} | {} | {} | {}% |",
             seeds
                 .iter()
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
+            inputs.join(", "),
             agents.join(", "),
             success_text(agent_successes, agent_episodes, ""),
             mean_pm(&per_seed, 0)
