@@ -379,10 +379,12 @@ pub fn compare(runs: &[RunSummary]) -> String {
             Some((_, k, n)) => success_text(*k, *n, ""),
             None => "–".to_owned(),
         };
-        let mut agents: Vec<&str> = group.iter().map(|r| r.agent.as_str()).collect();
-        agents.dedup();
-        let mut inputs: Vec<&str> = group.iter().map(|r| r.inputs.as_str()).collect();
-        inputs.dedup();
+        // A text field of the group's runs, each run of repeats written once.
+        let listed = |field: fn(&RunSummary) -> &str| {
+            let mut values: Vec<&str> = group.iter().map(|r| field(r)).collect();
+            values.dedup();
+            values.join(", ")
+        };
         let per_seed: Vec<f64> = group
             .iter()
             .map(|r| 100.0 * r.agent().success_rate)
@@ -394,8 +396,8 @@ pub fn compare(runs: &[RunSummary]) -> String {
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            inputs.join(", "),
-            agents.join(", "),
+            listed(|r| &r.inputs),
+            listed(|r| &r.agent),
             success_text(agent_successes, agent_episodes, ""),
             mean_pm(&per_seed, 0)
         );
