@@ -16,8 +16,9 @@ fi
 # A C toolchain and pkg-config for crates that build C code; the Vulkan loader and Mesa's
 # software Vulkan driver (lavapipe), so that Bevy renders headless on machines without a GPU;
 # the X11 client libraries the viewer's window loads at run time, and Xvfb (a virtual X
-# display) with xauth for `xvfb-run`, so the viewer also runs, and is tested, without a screen.
-packages=(build-essential pkg-config libvulkan1 mesa-vulkan-drivers
+# display) with xauth for `xvfb-run`, so the viewer also runs, and is tested, without a screen;
+# the HDF5 library, which `prefrontal dataset export --format swm-hdf5` writes with.
+packages=(build-essential pkg-config libvulkan1 mesa-vulkan-drivers libhdf5-dev
     libx11-6 libx11-xcb1 libxcursor1 libxi6 libxcb1 libxkbcommon0 libxkbcommon-x11-0
     xvfb xauth)
 missing=()

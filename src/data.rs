@@ -10,7 +10,7 @@ use prefrontal_sim::policy::PolicyKind;
 use prefrontal_sim::{Frame, RenderOptions};
 
 use crate::choices;
-use crate::progress::Reporter;
+use crate::progress::{Progress, Reporter};
 
 #[derive(Debug, clap::Args)]
 pub struct CollectArgs {
@@ -242,5 +242,49 @@ pub fn run_export(args: &ExportArgs) -> Result<()> {
             println!("wrote {}", path.display());
         }
     }
+    Ok(())
+}
+
+/// Formats a whole dataset can be exported to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatasetFormat {
+    /// stable-worldmodel 0.1.1's HDF5 file: columns concatenated over episodes.
+    SwmHdf5,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportDatasetArgs {
+    /// The dataset folder.
+    dir: PathBuf,
+    /// The format to write.
+    #[arg(long, value_enum)]
+    format: DatasetFormat,
+    /// The file to write (e.g. `data.h5`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Resize frames to SIZE×SIZE pixels (bilinear); the dataset's size by default.
+    #[arg(long)]
+    size: Option<u32>,
+}
+
+pub fn run_export_dataset(args: &ExportDatasetArgs) -> Result<()> {
+    let DatasetFormat::SwmHdf5 = args.format;
+    let mut bar: Option<Progress> = None;
+    let summary =
+        prefrontal_export::write_swm_hdf5(&args.dir, &args.out, args.size, |done, total| {
+            bar.get_or_insert_with(|| Progress::new("export", total as u64, "episodes"))
+                .set(done as u64, String::new());
+        })?;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    println!(
+        "wrote {}: {} episodes, {} rows, frames {}×{} (stable-worldmodel HDF5)",
+        args.out.display(),
+        summary.episodes,
+        summary.rows,
+        summary.frame.1,
+        summary.frame.0
+    );
     Ok(())
 }

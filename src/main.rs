@@ -89,6 +89,9 @@ enum DatasetCommand {
     },
     /// Write one episode's frames as PNG files or a GIF.
     ExportFrames(data::ExportArgs),
+    /// Write the whole dataset in another library's format (stable-worldmodel's HDF5, the
+    /// data LeWorldModel trains on).
+    Export(data::ExportDatasetArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +165,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Dataset {
             command: DatasetCommand::ExportFrames(args),
         } => data::run_export(&args),
+        Command::Dataset {
+            command: DatasetCommand::Export(args),
+        } => data::run_export_dataset(&args),
         Command::Train(args) => train::run_train(&args),
         Command::Probe(args) => train::run_probe(&args),
         Command::Eval(args) => eval::run_eval(&args),

@@ -61,22 +61,13 @@ pub fn run_view(args: &ViewArgs) -> Result<()> {
             "no X display (DISPLAY is not set): the viewer opens an X11 window; without a screen, run it under Xvfb: xvfb-run -s \"-screen 0 1280x800x24\" prefrontal view …"
         );
     }
-    let (scene, agent) = match (&args.run, &args.scene) {
-        (Some(run), _) => {
-            let (scene, source) = AgentSource::from_run(run)?;
-            (scene, Some(source))
-        }
-        (None, Some(scene)) => {
-            let scene = Scene::load(scene)?;
-            let source = args
-                .checkpoint
-                .as_deref()
-                .map(|checkpoint| AgentSource::from_checkpoint(checkpoint, args.agent.as_deref()))
-                .transpose()?;
-            (scene, source)
-        }
-        (None, None) => bail!("give a scene file or --run"),
-    };
+    let scene = args.scene.as_deref().map(Scene::load).transpose()?;
+    let (scene, agent) = AgentSource::resolve(
+        args.run.as_deref(),
+        scene,
+        args.checkpoint.as_deref(),
+        args.agent.as_deref(),
+    )?;
     let summary = prefrontal_viewer::open(ViewRequest {
         scene,
         agent,

@@ -28,6 +28,6 @@ pub use events::{Event, Observer};
 pub use experiment::{Experiment, ExperimentError, RunSummary, Stage};
 pub use prefrontal_worldmodel::{Device, DeviceKind};
 pub use runner::{PreparedExperiment, RunOptions};
-pub use source::AgentSource;
+pub use source::{AgentSource, load_run};
 pub use sweep::{Axis, Sweep, SweepRun};
 pub use train::{probe, train};

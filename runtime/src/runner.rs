@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use burn::tensor::backend::AutodiffBackend;
 use prefrontal_agent::Suite;
-use prefrontal_agent::eval::{EpisodeSpec, EvalSummary, pick_episodes};
+use prefrontal_agent::eval::{EpisodeSpec, EvalSummary};
 use prefrontal_agent::suite::contenders;
 use prefrontal_board::Board;
 use prefrontal_dataset::Dataset;
@@ -131,15 +131,9 @@ impl PreparedExperiment {
         };
         let mut episodes = BTreeMap::new();
         for &seed in &experiment.seeds {
-            let evaluation = &experiment.evaluation;
-            let picked = pick_episodes(
-                &scene,
-                evaluation.episodes,
-                experiment.seeded(seed).evaluation_seed,
-                evaluation.distance_range(),
-                evaluation.protocol,
-            )
-            .with_context(|| format!("{}: evaluation", file.display()))?;
+            let picked = experiment
+                .evaluation_episodes(&scene, seed)
+                .with_context(|| format!("{}: evaluation", file.display()))?;
             episodes.insert(seed, picked);
         }
         check_device(experiment.training.device)

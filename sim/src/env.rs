@@ -28,7 +28,9 @@ use crate::render::{
 };
 use crate::scene::Scene;
 use crate::task::{Goal, SamplingError, StartGoal, episode_seed};
-use crate::world::{ActionError, SimPlugin, SimWorlds, despawn_worlds, restore_state, spawn_world};
+use crate::world::{
+    ActionError, SimPlugin, SimWorlds, despawn_worlds, restore_state, set_goal_state, spawn_world,
+};
 use bevy_rapier3d::prelude::Velocity;
 
 /// An action vector. Components outside the scene's action space are clipped to its bounds
@@ -394,12 +396,46 @@ impl VecEnv {
     /// observation (positions, rotations and velocities, `Observation::state` layout); the
     /// next step starts from it. Fixed bodies and the episode are unchanged.
     pub fn restore_state(&mut self, env: usize, state: &[f32]) -> Result<(), SimError> {
+        self.check_state(env, state)?;
+        restore_state(self.app.world_mut(), env, state);
+        Ok(())
+    }
+
+    /// Puts environment `env` into `state` (see [`VecEnv::restore_state`]) and, when
+    /// rendering, renders it there: the observation is what a world that reached `state` by
+    /// stepping shows. The episode's goal and step count are unchanged.
+    pub fn set_state(
+        &mut self,
+        env: usize,
+        state: &[f32],
+    ) -> Result<(Observation, Info), SimError> {
+        self.restore_state(env, state)?;
+        if self.readback.is_some() {
+            let frames = self.render_now();
+            self.attach_frames(frames, &[env]);
+        }
+        Ok(self.current(env, false))
+    }
+
+    /// Makes the configuration of the bodies in `state` (the observation's state layout;
+    /// velocities are ignored) environment `env`'s goal: its goal image, target poses and
+    /// success follow. The world itself is unchanged.
+    pub fn set_goal_state(&mut self, env: usize, state: &[f32]) -> Result<(), SimError> {
+        self.check_state(env, state)?;
+        set_goal_state(self.app.world_mut(), env, state);
+        Ok(())
+    }
+
+    /// Fails unless environment `env` was reset and `state` fits the state layout.
+    fn check_state(&self, env: usize, state: &[f32]) -> Result<(), SimError> {
+        if env >= self.num_envs() {
+            return Err(SimError::NotReset(env));
+        }
         self.sim().slot(env).ok_or(SimError::NotReset(env))?;
         let expected = self.sim().layout().state_names.len();
         if state.len() != expected || state.iter().any(|v| !v.is_finite()) {
             return Err(SimError::State { expected });
         }
-        restore_state(self.app.world_mut(), env, state);
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use crate::frame::Frame;
 use crate::kinematics::Kinematics;
 use crate::observation::{Observation, ObservationLayout, STATE_PER_BODY};
 use crate::scene::{Actuator, Axis, Body, BodyKind, JointKind, Material, Scene, Shape};
-use crate::task::{self, Progress, StartGoal};
+use crate::task::{self, Goal, Progress, StartGoal};
 
 /// The phases of one control step, in order, inside `FixedUpdate`. The agent orders its
 /// systems against these (e.g. plan after `Observe`, act before `ApplyAction`).
@@ -385,6 +385,27 @@ impl SimWorlds {
         }
     }
 
+    /// The poses and velocities of every body of `slot`'s world with its dynamic bodies
+    /// put into `state` (the `Observation::state` layout), in scene order.
+    fn state_poses(&self, slot: &WorldSlot, state: &[f32]) -> (Vec<Transform>, Vec<Velocity>) {
+        let mut poses = slot.poses.clone();
+        let mut velocities = slot.velocities.clone();
+        for (&body, values) in self
+            .layout
+            .state_bodies()
+            .iter()
+            .zip(state.chunks_exact(STATE_PER_BODY))
+        {
+            poses[body] = Transform::from_translation(Vec3::from_slice(&values[0..3]))
+                .with_rotation(Quat::from_slice(&values[3..7]).normalize());
+            velocities[body] = Velocity {
+                linear: Vec3::from_slice(&values[7..10]),
+                angular: Vec3::from_slice(&values[10..13]),
+            };
+        }
+        (poses, velocities)
+    }
+
     /// Sets the action world `index` applies at its next step. Refused actions (see
     /// `check_action`) change nothing; components outside the action space are clipped
     /// to its bounds. Returns whether clipping changed the action.
@@ -405,36 +426,23 @@ impl SimWorlds {
 
 /// Puts world `index`'s dynamic bodies into `state` (the `Observation::state` layout:
 /// per body position, rotation, linear and angular velocity). Rapier picks the new poses
-/// and velocities up at the next step.
+/// and velocities up at the next step; the observation and progress follow at once.
 pub fn restore_state(world: &mut World, index: usize, state: &[f32]) {
     let sim = world.resource::<SimWorlds>();
-    let bodies = sim.layout.state_bodies().to_vec();
     let slot = sim.slots[index]
         .as_ref()
         .expect("restore_state on a world that was never reset");
-    let entities: Vec<Entity> = bodies.iter().map(|&body| slot.bodies[body]).collect();
-    let mut poses = slot.poses.clone();
-    let mut velocities = slot.velocities.clone();
-    for ((&body, entity), values) in bodies
-        .iter()
-        .zip(entities)
-        .zip(state.chunks_exact(STATE_PER_BODY))
-    {
-        let pose = Transform::from_translation(Vec3::from_slice(&values[0..3]))
-            .with_rotation(Quat::from_slice(&values[3..7]).normalize());
-        let velocity = Velocity {
-            linear: Vec3::from_slice(&values[7..10]),
-            angular: Vec3::from_slice(&values[10..13]),
-        };
-        let mut body_entity = world.entity_mut(entity);
+    let (poses, velocities) = sim.state_poses(slot, state);
+    let entities = slot.bodies.clone();
+    let bodies = sim.layout.state_bodies().to_vec();
+    for body in bodies {
+        let mut body_entity = world.entity_mut(entities[body]);
         *body_entity
             .get_mut::<Transform>()
-            .expect("bodies have a pose") = pose;
+            .expect("bodies have a pose") = poses[body];
         *body_entity
             .get_mut::<Velocity>()
-            .expect("bodies have a velocity") = velocity;
-        poses[body] = pose;
-        velocities[body] = velocity;
+            .expect("bodies have a velocity") = velocities[body];
     }
     let mut sim = world.resource_mut::<SimWorlds>();
     let sim = &mut *sim;
@@ -444,8 +452,25 @@ pub fn restore_state(world: &mut World, index: usize, state: &[f32]) {
         frame: slot.observation.frame.take(),
         ..observation
     };
+    slot.progress = task::progress(&sim.scene, &slot.episode.goal, &poses);
     slot.poses = poses;
     slot.velocities = velocities;
+}
+
+/// Makes the configuration of the bodies in `state` (the `Observation::state` layout) the
+/// goal of world `index`'s episode: the goal image, target poses and success follow it.
+pub fn set_goal_state(world: &mut World, index: usize, state: &[f32]) {
+    let mut sim = world.resource_mut::<SimWorlds>();
+    let sim = &mut *sim;
+    let slot = sim.slots[index]
+        .as_ref()
+        .expect("set_goal_state on a world that was never reset");
+    let (poses, _) = sim.state_poses(slot, state);
+    let configuration = sim.kinematics.configuration(&sim.scene, &poses);
+    let goal = Goal::at(&sim.scene, &sim.kinematics, configuration);
+    let slot = sim.slots[index].as_mut().expect("checked above");
+    slot.progress = task::progress(&sim.scene, &goal, &slot.poses);
+    slot.episode.goal = goal;
 }
 
 /// Removes the entities of several worlds. Despawn all worlds that are about to be rebuilt

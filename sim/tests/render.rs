@@ -125,6 +125,62 @@ fn frames_are_byte_identical_for_the_same_seed() {
     }
 }
 
+/// Largest per-channel difference between two frames of the same size.
+fn worst_pixel(a: &Frame, b: &Frame) -> u8 {
+    a.pixels
+        .iter()
+        .zip(&b.pixels)
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_world_put_into_a_state_renders_as_one_that_stepped_there() {
+    for name in shipped_scenes() {
+        let mut source = VecEnv::with_rendering(scene(&name), 1, RenderOptions::default()).unwrap();
+        source.set_auto_reset(false);
+        source.set_endless(true);
+        source.reset(&[21]).unwrap();
+        let mut last = None;
+        for t in 0..12 {
+            let action = Action(vec![(t as f32).sin(), (t as f32 * 0.7).cos()]);
+            last = Some(source.step(&[action]).unwrap().remove(0));
+        }
+        let reached = last.unwrap().observation;
+
+        let mut copy = VecEnv::with_rendering(scene(&name), 1, RenderOptions::default()).unwrap();
+        copy.reset(&[99]).unwrap();
+        let (placed, _) = copy.set_state(0, &reached.state).unwrap();
+        let (want, got) = (reached.frame.unwrap(), placed.frame.unwrap());
+        let worst = worst_pixel(&want, &got);
+        assert!(
+            worst <= 2,
+            "{name}: the placed world's frame differs by {worst} levels"
+        );
+        assert_eq!(placed.proprio, reached.proprio, "{name}: proprioception");
+
+        // Its goal set to that state: the goal image is the frame (up to edge pixels: a goal
+        // is a configuration, rebuilt through the kinematic chain), and it is at its goal.
+        copy.set_goal_state(0, &reached.state).unwrap();
+        let goal = copy.goal_observations().unwrap().remove(0).frame.unwrap();
+        let off = want
+            .pixels
+            .iter()
+            .zip(&goal.pixels)
+            .filter(|(a, b)| a.abs_diff(**b) > 8)
+            .count();
+        assert!(
+            off * 500 <= want.pixels.len(),
+            "{name}: {off} of the goal image's {} values differ",
+            want.pixels.len()
+        );
+        let (_, info) = copy.set_state(0, &reached.state).unwrap();
+        assert!(info.success, "{name}: {info:?}");
+        assert!(copy.set_goal_state(0, &reached.state[1..]).is_err());
+    }
+}
+
 #[test]
 fn frames_show_the_objects_and_change_with_actions() {
     let mut env = Env::with_rendering(scene("push"), RenderOptions::default()).unwrap();

@@ -5,8 +5,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
-use prefrontal_agent::eval::Protocol;
-use prefrontal_agent::{AgentConfig, Baseline};
+use prefrontal_agent::eval::{EpisodeSpec, Protocol, pick_episodes};
+use prefrontal_agent::{AgentConfig, AgentError, Baseline};
 use prefrontal_ronfile::{ConfigError, RonConfig, parse_ron};
 use prefrontal_sim::policy::PolicyKind;
 use prefrontal_worldmodel::{DeviceKind, WorldModelConfig};
@@ -502,6 +502,22 @@ impl Experiment {
                 .seed
                 .wrapping_add(seed.wrapping_mul(SEED_STRIDE)),
         }
+    }
+
+    /// The held-out episodes (start and goal) run seed `seed` is evaluated on in `scene`.
+    pub fn evaluation_episodes(
+        &self,
+        scene: &prefrontal_sim::Scene,
+        seed: u64,
+    ) -> Result<Vec<EpisodeSpec>, AgentError> {
+        let evaluation = &self.evaluation;
+        pick_episodes(
+            scene,
+            evaluation.episodes,
+            self.seeded(seed).evaluation_seed,
+            evaluation.distance_range(),
+            evaluation.protocol,
+        )
     }
 
     /// This experiment restricted to one run seed, as written into that run's folder.
