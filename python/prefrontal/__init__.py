@@ -16,16 +16,15 @@ Stepping, rendering, encoding and planning all run in Prefrontal's Rust crates; 
 package converts to and from numpy.
 """
 
+import os
+import tempfile
+
+# Mesa's software Vulkan (lavapipe) prints an error for every renderer it starts without
+# XDG_RUNTIME_DIR; scripts/env.sh sets the same for the CLI.
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+
 try:
-    from prefrontal._prefrontal import (
-        Agent,
-        Dataset,
-        WorldModel,
-        evaluation_episodes,
-        export_swm_hdf5,
-        shipped_scenes,
-        view,
-    )
+    from prefrontal import _prefrontal  # noqa: F401
 except ImportError as error:
     if "libtorch" not in str(error) and "libc10" not in str(error):
         raise
@@ -39,16 +38,17 @@ except ImportError as error:
             "pip install 'prefrontal[libtorch]' (torch 2.9.0), or build the wheel without it: "
             "PREFRONTAL_WHEEL_FEATURES= bash scripts/python.sh"
         ) from error
-    from prefrontal._prefrontal import (
-        Agent,
-        Dataset,
-        WorldModel,
-        evaluation_episodes,
-        export_swm_hdf5,
-        shipped_scenes,
-        view,
-    )
+    from prefrontal import _prefrontal  # noqa: F401
 
+from prefrontal._prefrontal import (
+    Agent,
+    Dataset,
+    WorldModel,
+    evaluation_episodes,
+    export_swm_hdf5,
+    shipped_scenes,
+    view,
+)
 from prefrontal.envs import PrefrontalEnv, make_env, register_envs
 from prefrontal.vector import PrefrontalVectorEnv, make_vector_env
 

@@ -28,11 +28,14 @@ def register_envs() -> None:
             gym.register(full_id, entry_point=PrefrontalEnv, kwargs={"scene": scene})
 
 
-def frame_size(width: int | None, height: int | None) -> tuple[int, int] | None:
-    """The ``(width, height)`` to render at: the camera's when neither is given, square when one is."""
-    if width is None and height is None:
-        return None
-    return (width or height, height or width)
+def open_worlds(scene: str, num_envs: int, render_mode: str | None, width: int | None,
+                height: int | None, camera: str | None, auto_reset: bool) -> Worlds:
+    """The native worlds behind an environment, rendered at ``width × height`` (the camera's
+    size when neither is given, square when one is)."""
+    if render_mode not in (None, "rgb_array"):
+        raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+    size = None if width is None and height is None else (width or height, height or width)
+    return Worlds(scene, num_envs, size, camera, auto_reset)
 
 
 def action_box(worlds: Worlds) -> spaces.Box:
@@ -82,9 +85,7 @@ class PrefrontalEnv(gym.Env):
         height: int | None = None,
         camera: str | None = None,
     ):
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self._worlds = Worlds(scene, 1, frame_size(width, height), camera, False)
+        self._worlds = open_worlds(scene, 1, render_mode, width, height, camera, False)
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": self._worlds.control_hz}
         self.observation_space = pixel_box(self._worlds)

@@ -10,7 +10,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from prefrontal._prefrontal import Worlds
-from prefrontal.envs import action_box, as_state, frame_size, pixel_box
+from prefrontal.envs import action_box, as_state, open_worlds, pixel_box
 
 #: Per-world facts reported in ``info``, each ``[N]`` with its ``_key`` mask.
 FACTS = ("success", "distance", "episode_step", "seed", "action_clipped")
@@ -41,9 +41,7 @@ class PrefrontalVectorEnv(gym.vector.VectorEnv):
         height: int | None = None,
         camera: str | None = None,
     ):
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self._worlds = Worlds(scene, num_envs, frame_size(width, height), camera, True)
+        self._worlds = open_worlds(scene, num_envs, render_mode, width, height, camera, True)
         self.num_envs = num_envs
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": self._worlds.control_hz}

@@ -134,3 +134,23 @@ def test_make_env_takes_a_scene_file(repo):
     env = prefrontal.make_env(str(repo / "scenes/reacher.scene.ron"), width=32, height=32)
     obs, _ = env.reset(seed=0)
     assert obs.shape == (32, 32, 3)
+
+
+def test_a_runs_evaluation_episodes_start_and_end_where_its_goals_are(repo, tmp_path):
+    recipe = (repo / "experiments/reach-quick.experiment.ron").read_text()
+    seed_dir = tmp_path / "run" / "seed-0"
+    seed_dir.mkdir(parents=True)
+    (seed_dir / "experiment.ron").write_text(recipe.replace('"../', f'"{repo}/'))
+    episodes = prefrontal.evaluation_episodes(tmp_path / "run")
+    assert len(episodes) == 20 and len({e["seed"] for e in episodes}) == 20
+    env = prefrontal.make_env("reach")
+    for spec in episodes[:5]:
+        _, plain = env.reset(seed=int(spec["seed"]))
+        _, placed = env.reset(seed=int(spec["seed"]), options={"state": spec["start_state"],
+                                                               "goal_state": spec["goal_state"]})
+        # Random goals: the episode's own start and goal, exactly.
+        assert np.allclose(placed["state"], plain["state"], atol=1e-6)
+        assert np.allclose(placed["goal_state"], plain["goal_state"], atol=1e-6)
+        assert spec["budget"] == 100 and placed["distance"] >= 0.3
+    with pytest.raises(ValueError, match="not a run folder"):
+        prefrontal.evaluation_episodes(tmp_path)
