@@ -1,40 +1,56 @@
 //! The stable-worldmodel HDF5 export, read back column by column.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hdf5_metno as hdf5;
-use prefrontal_dataset::Dataset;
+use prefrontal_dataset::{Dataset, Episode, FrameInfo, Header, SpaceInfo};
 use prefrontal_export::{ExportError, write_swm_hdf5};
-use prefrontal_sim::collect::{CollectConfig, collect};
-use prefrontal_sim::policy::PolicyKind;
-use prefrontal_sim::{RenderOptions, Scene};
 
-/// Records `episodes` short reach episodes (varied lengths: some end at the goal) into
-/// `dir/data`.
-fn record(dir: &Path, episodes: usize) -> std::path::PathBuf {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/reach.scene.ron");
-    let source = std::fs::read_to_string(&file).unwrap();
-    let scene = Scene::load(&file).unwrap();
-    let config = CollectConfig {
-        episodes,
-        steps: 14,
-        seed: 5,
-        policy: PolicyKind::Smooth,
-        envs: 2,
-        render: RenderOptions {
-            camera: None,
-            resolution: Some((24, 24)),
-        },
-    };
+/// Writes `lengths.len()` synthetic episodes of those step counts (24×24 frames, 2 actions,
+/// 4 proprioception and 13 state components, every value distinct) into `dir/data`.
+fn record(dir: &Path, lengths: &[usize]) -> PathBuf {
     let data = dir.join("data");
-    collect(scene, &source, &config, &data, |_| {}).unwrap();
+    let header = Header {
+        scene: "synthetic".into(),
+        scene_source: String::new(),
+        control_hz: 10.0,
+        frame: FrameInfo {
+            camera: "top".into(),
+            width: 24,
+            height: 24,
+        },
+        action: SpaceInfo {
+            names: vec!["a.x".into(), "a.z".into()],
+            low: vec![-1.0; 2],
+            high: vec![1.0; 2],
+        },
+        proprio_names: (0..4).map(|i| format!("p{i}")).collect(),
+        state_names: (0..13).map(|i| format!("s{i}")).collect(),
+    };
+    let mut dataset = Dataset::create_or_append(&data, header).unwrap();
+    for (e, &t) in lengths.iter().enumerate() {
+        let value = |i: usize| (e * 100_000 + i) as f32;
+        let episode = Episode {
+            frames: (0..(t + 1) * 24 * 24 * 3)
+                .map(|i| ((i * 7 + e * 31) % 251) as u8)
+                .collect(),
+            actions: (0..t * 2).map(value).collect(),
+            proprio: (0..(t + 1) * 4).map(value).collect(),
+            state: (0..(t + 1) * 13).map(value).collect(),
+            rewards: (0..t).map(value).collect(),
+            success: vec![0; t + 1],
+        };
+        dataset
+            .write_episode(e as u64, e as u64, "synthetic", &episode)
+            .unwrap();
+    }
     data
 }
 
 #[test]
 fn every_column_holds_the_episodes_concatenated() {
     let dir = tempfile::tempdir().unwrap();
-    let data = record(dir.path(), 3);
+    let data = record(dir.path(), &[14, 9, 20]);
     let out = dir.path().join("data.h5");
     let mut calls = Vec::new();
     let summary =
@@ -92,7 +108,7 @@ fn every_column_holds_the_episodes_concatenated() {
 #[test]
 fn frames_are_resized_on_request() {
     let dir = tempfile::tempdir().unwrap();
-    let data = record(dir.path(), 1);
+    let data = record(dir.path(), &[6]);
     let out = dir.path().join("big.h5");
     let summary = write_swm_hdf5(&data, &out, Some(56), |_, _| {}).unwrap();
     assert_eq!(summary.frame, (56, 56));
@@ -117,7 +133,7 @@ fn bad_input_names_the_problem_and_writes_nothing() {
     let missing = write_swm_hdf5(&dir.path().join("nowhere"), &out, None, |_, _| {}).unwrap_err();
     assert!(matches!(missing, ExportError::Dataset(_)), "{missing}");
     assert!(missing.to_string().contains("nowhere"), "{missing}");
-    let data = record(dir.path(), 1);
+    let data = record(dir.path(), &[3]);
     let size = write_swm_hdf5(&data, &out, Some(0), |_, _| {}).unwrap_err();
     assert!(size.to_string().contains("--size 0"), "{size}");
     assert!(!out.exists());
