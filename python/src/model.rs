@@ -53,12 +53,12 @@ impl Inputs {
 
     /// An observation from a frame `u8 [H, W, 3]` and, optionally, proprioception `f32 [P]`
     /// (zeros when absent: a pixels-only model ignores it).
-    fn observation(&self, pixels: &[u8], proprio: Option<Vec<f32>>) -> Observation {
+    fn observation(&self, pixels: Vec<u8>, proprio: Option<Vec<f32>>) -> Observation {
         Observation {
             frame: Some(Frame {
                 width: self.width as u32,
                 height: self.height as u32,
-                pixels: pixels.to_vec(),
+                pixels,
             }),
             proprio: proprio.unwrap_or_else(|| vec![0.0; self.proprio]),
             state: Vec::new(),
@@ -89,7 +89,7 @@ impl Inputs {
             )));
         }
         let pixels = pixels.as_array().iter().copied().collect::<Vec<u8>>();
-        Ok(self.observation(&pixels, proprio.map(|p| p.as_array().to_vec())))
+        Ok(self.observation(pixels, proprio.map(|p| p.as_array().to_vec())))
     }
 }
 
@@ -182,7 +182,7 @@ impl WorldModel {
             .map(|i| {
                 let row = proprio.as_ref().map(|p| p.row(i).to_vec());
                 self.inputs
-                    .observation(&pixels[i * frame_len..(i + 1) * frame_len], row)
+                    .observation(pixels[i * frame_len..(i + 1) * frame_len].to_vec(), row)
             })
             .collect();
         let refs: Vec<&Observation> = observations.iter().collect();
